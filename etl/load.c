@@ -1,0 +1,857 @@
+#include "load.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../adapters/adapter.h"
+#include "buf.h"
+#include "check.h"
+#include "mapping.h"
+#include "mask.h"
+
+#define COPY_CHUNK (256 * 1024)
+#define SQL_CAP (256 * 1024)
+
+/* ---- small helpers ------------------------------------------------------- */
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int db_fail(PGconn *conn, PGresult *res, struct tmerr *err,
+		   const char *what)
+{
+	const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+	if (!m || !*m)
+		m = PQerrorMessage(conn);
+	if (PQstatus(conn) == CONNECTION_BAD)
+		tmerr_set(err, TMERR_DB, "lost the database connection while %s: %s",
+			  what, m);
+	else
+		tmerr_set(err, TMERR_DB, "database error while %s: %s", what, m);
+	/* libpq messages end in a newline */
+	for (size_t n = strlen(err->msg); n && err->msg[n - 1] == '\n'; n--)
+		err->msg[n - 1] = '\0';
+	if (res)
+		PQclear(res);
+	return -1;
+}
+
+static int exec_ok(PGconn *conn, const char *sql, struct tmerr *err,
+		   const char *what)
+{
+	PGresult *r = PQexec(conn, sql);
+	ExecStatusType st = PQresultStatus(r);
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		return db_fail(conn, r, err, what);
+	PQclear(r);
+	return 0;
+}
+
+/* Append s as a quoted SQL identifier (canonical names are [a-z_0-9]). */
+static void add_ident(struct buf *b, const char *s)
+{
+	buf_addch(b, '"');
+	buf_addstr(b, s);
+	buf_addch(b, '"');
+}
+
+static void add_literal(PGconn *conn, struct buf *b, const char *s)
+{
+	char *q = PQescapeLiteral(conn, s, strlen(s));
+
+	buf_addstr(b, q ? q : "NULL");
+	PQfreemem(q);
+}
+
+/* COPY text format: escape backslash, tab, newline, carriage return. */
+static int copy_add_value(struct buf *b, const char *v, size_t n)
+{
+	size_t i, start = 0;
+
+	for (i = 0; i < n; i++) {
+		char c = v[i], e;
+
+		switch (c) {
+		case '\\': e = '\\'; break;
+		case '\t': e = 't'; break;
+		case '\n': e = 'n'; break;
+		case '\r': e = 'r'; break;
+		default: continue;
+		}
+		if (buf_add(b, v + start, i - start) || buf_addch(b, '\\') ||
+		    buf_addch(b, e))
+			return -1;
+		start = i + 1;
+	}
+	return buf_add(b, v + start, n - start);
+}
+
+/* ---- rejects ------------------------------------------------------------- */
+
+struct rejects {
+	FILE *db;        /* COPY text lines for tmis.load_reject, per file */
+	FILE *csv;       /* --reject-file */
+	long long load_id;
+	struct load_result *res;
+	struct buf line;
+};
+
+static void csv_cell(FILE *f, const char *s, int last)
+{
+	/* formula injection: a leading = + - @ TAB CR makes a spreadsheet
+	 * evaluate the cell, so such values get a leading apostrophe */
+	fputc('"', f);
+	if (strchr("=+-@\t\r", s[0]) && s[0])
+		fputc('\'', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+	fputc(last ? '\n' : ',', f);
+}
+
+static int reject_add(struct rejects *rj, const char *file, long line,
+		      const char *category, const char *key,
+		      const struct tmerr *e)
+{
+	const char *cols[8];
+	char lbuf[32];
+	struct load_result *res = rj->res;
+
+	snprintf(lbuf, sizeof(lbuf), "%ld", line);
+	cols[0] = file;
+	cols[1] = lbuf;
+	cols[2] = category;
+	cols[3] = key;
+	cols[4] = e->field;
+	cols[5] = e->rule[0] ? e->rule : "invalid";
+	cols[6] = e->value;
+	cols[7] = e->msg;
+	if (rj->csv)
+		for (int i = 0; i < 8; i++)
+			csv_cell(rj->csv, cols[i], i == 7);
+	buf_reset(&rj->line);
+	buf_addf(&rj->line, "%lld", rj->load_id);
+	for (int i = 0; i < 8; i++) {
+		buf_addch(&rj->line, '\t');
+		if (i == 4 && !cols[i][0])
+			buf_addstr(&rj->line, "\\N");
+		else
+			copy_add_value(&rj->line, cols[i], strlen(cols[i]));
+	}
+	buf_addch(&rj->line, '\n');
+	if (fwrite(rj->line.ptr, 1, rj->line.len, rj->db) != rj->line.len)
+		return -1;
+	if (res->nsample < 8)
+		snprintf(res->sample[res->nsample++], sizeof(res->sample[0]),
+			 "%.200s:%ld: %.95s %.31s%s%.63s: %.400s%s%.79s%s", file, line, key,
+			 cols[5], e->field[0] ? " " : "", e->field, e->msg,
+			 e->value[0] ? " (\"" : "", e->value, e->value[0] ? "\")" : "");
+	return 0;
+}
+
+/* Stream the collected rejects into tmis.load_reject and empty the file. */
+static int rejects_flush(PGconn *conn, struct rejects *rj, struct tmerr *err)
+{
+	char chunk[65536];
+	size_t n;
+	PGresult *r;
+
+	if (ftell(rj->db) <= 0)
+		return 0;
+	if (fflush(rj->db) || fseek(rj->db, 0, SEEK_SET))
+		return tmerr_set(err, TMERR_SYS, "cannot rewind the reject spool: %s",
+				 strerror(errno));
+	r = PQexec(conn, "COPY tmis.load_reject (load_id, file, line, category, "
+			 "teacher_key, field, rule, value, message) FROM STDIN");
+	if (PQresultStatus(r) != PGRES_COPY_IN)
+		return db_fail(conn, r, err, "storing rejects");
+	PQclear(r);
+	while ((n = fread(chunk, 1, sizeof(chunk), rj->db)) > 0)
+		if (PQputCopyData(conn, chunk, (int)n) != 1)
+			return db_fail(conn, NULL, err, "storing rejects");
+	if (PQputCopyEnd(conn, NULL) != 1)
+		return db_fail(conn, NULL, err, "storing rejects");
+	r = PQgetResult(conn);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		return db_fail(conn, r, err, "storing rejects");
+	PQclear(r);
+	while ((r = PQgetResult(conn)))
+		PQclear(r);
+	if (fseek(rj->db, 0, SEEK_SET) || ftruncate(fileno(rj->db), 0))
+		return tmerr_set(err, TMERR_SYS, "cannot reset the reject spool: %s",
+				 strerror(errno));
+	return 0;
+}
+
+/* ---- progress ------------------------------------------------------------ */
+
+struct counting_input {
+	struct input in;      /* what the adapter reads */
+	struct input *inner;
+	unsigned long long bytes;
+};
+
+static ssize_t counting_read(void *ctx, void *dst, size_t n)
+{
+	struct counting_input *ci = ctx;
+	ssize_t r = ci->inner->read(ci->inner->ctx, dst, n);
+
+	if (r > 0)
+		ci->bytes += (unsigned long long)r;
+	return r;
+}
+
+struct progress {
+	int on;
+	double start, last;
+	unsigned long long total;
+	const char *name;
+};
+
+static void progress_draw(struct progress *p, long long rows,
+			  unsigned long long bytes, int final)
+{
+	double t = now_s(), el = t - p->start, rate;
+
+	if (!p->on || (!final && t - p->last < 0.5))
+		return;
+	p->last = t;
+	rate = el > 0 ? bytes / el / 1e6 : 0;
+	fprintf(stderr, "\r\033[K  %s: %lld rows, %.1f MB/s", p->name, rows, rate);
+	if (p->total && bytes && rate > 0 && !final) {
+		double eta = (p->total - bytes) / 1e6 / rate;
+
+		fprintf(stderr, ", %.0f%%, ETA %d:%02d", 100.0 * bytes / p->total,
+			(int)eta / 60, (int)eta % 60);
+	}
+	if (final)
+		fputc('\n', stderr);
+	fflush(stderr);
+}
+
+/* ---- choosing a mapping -------------------------------------------------- */
+
+int load_pick_mapping(const struct defs *d, const char *mapping,
+		      const char *category, const char *file, char *out,
+		      size_t outsz, struct tmerr *err)
+{
+	char base[256];
+	const char *slash, *dot;
+
+	if (mapping) {
+		snprintf(out, outsz, "%s", mapping);
+		return 0;
+	}
+	if (!category) {
+		slash = strrchr(file, '/');
+		slash = slash ? slash + 1 : file;
+		snprintf(base, sizeof(base), "%s", slash);
+		dot = strchr(base, '.');
+		if (dot)
+			base[dot - base] = '\0';
+		category = base;
+		if (!defs_category(d, category)) {
+			tmerr_where(err, file, 0, 0);
+			return tmerr_set(err, TMERR_USAGE,
+					 "cannot tell the category of \"%s\" from its name; use --category or --mapping",
+					 file);
+		}
+	} else if (!defs_category(d, category)) {
+		return tmerr_set(err, TMERR_USAGE, "unknown category \"%s\"", category);
+	}
+	snprintf(out, outsz, "%s/canonical/%s.map", d->dir, category);
+	return 0;
+}
+
+/* ---- one file ------------------------------------------------------------ */
+
+struct file_job {
+	const char *path;
+	struct mapping *map;
+	const struct category_def *cat;
+	int seq;
+};
+
+/* Rows deleted from the stage by a server-side rule become rejects. */
+static int server_rejects(PGconn *conn, struct rejects *rj,
+			  const struct file_job *job, const char *sql,
+			  const char *fixed_rule, long long *count,
+			  struct tmerr *err)
+{
+	PGresult *r = PQexec(conn, sql);
+	int i, n;
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		return db_fail(conn, r, err, "checking staged rows");
+	n = PQntuples(r);
+	for (i = 0; i < n; i++) {
+		struct tmerr e;
+		char key[96], id[80];
+		const char *why = PQnfields(r) > 3 ? PQgetvalue(r, i, 3) : fixed_rule;
+		const char *colon = strchr(why, ':');
+
+		tmerr_clear(&e);
+		mask_id(PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2), id,
+			sizeof(id));
+		snprintf(key, sizeof(key), "%s:%s", PQgetvalue(r, i, 1), id);
+		snprintf(e.rule, sizeof(e.rule), "%.*s",
+			 colon ? (int)(colon - why) : (int)strlen(why), why);
+		if (colon)
+			tmerr_field(&e, colon + 1);
+		if (!strcmp(e.rule, "duplicate"))
+			tmerr_set(&e, TMERR_INPUT,
+				  "key repeats an earlier row of this input (line %s)",
+				  PQgetvalue(r, i, PQnfields(r) - 1));
+		else if (!strcmp(e.rule, "unknown_teacher"))
+			tmerr_set(&e, TMERR_INPUT, "no teacher with this key is loaded");
+		else if (!strcmp(e.rule, "not_applicable"))
+			tmerr_set(&e, TMERR_INPUT,
+				  "category \"%s\" does not apply to the teacher's indicator set",
+				  job->cat->name);
+		else
+			tmerr_set(&e, TMERR_INPUT,
+				  "required value is missing for the teacher's indicator set");
+		if (reject_add(rj, job->path, atol(PQgetvalue(r, i, 0)), job->cat->name,
+			       key, &e)) {
+			PQclear(r);
+			return tmerr_set(err, TMERR_SYS, "cannot write the reject spool");
+		}
+	}
+	*count += n;
+	PQclear(r);
+	return 0;
+}
+
+static int stage_checks(PGconn *conn, const struct load_opts *o,
+			struct rejects *rj, const struct file_job *job,
+			const unsigned char *sup, long long *nrej,
+			struct tmerr *err)
+{
+	const struct category_def *c = job->cat;
+	const struct defs *d = o->defs;
+	struct buf sql = BUF_INIT(SQL_CAP), cond = BUF_INIT(SQL_CAP);
+	struct checker ck;
+	struct ymd today;
+	size_t k, s, f;
+	int rc = -1;
+
+	/* a later row repeating an earlier row's key, within this input */
+	buf_addstr(&sql, "WITH g AS (SELECT ");
+	for (k = 0; k < c->nkeys; k++)
+		buf_addf(&sql, "\"%s\", ", c->fields[c->keys[k]].name);
+	buf_addstr(&sql, "min(_line) AS keep FROM tmisgw_stage GROUP BY ");
+	for (k = 0; k < c->nkeys; k++)
+		buf_addf(&sql, "%s\"%s\"", k ? ", " : "", c->fields[c->keys[k]].name);
+	buf_addstr(&sql, " HAVING count(*) > 1) DELETE FROM tmisgw_stage s USING g WHERE ");
+	for (k = 0; k < c->nkeys; k++)
+		buf_addf(&sql, "s.\"%s\" = g.\"%s\" AND ", c->fields[c->keys[k]].name,
+			 c->fields[c->keys[k]].name);
+	buf_addstr(&sql, "s._line > g.keep RETURNING s._line, s.id_type, s.id_number, "
+			 "'duplicate', g.keep");
+	if (server_rejects(conn, rj, job, sql.ptr, "duplicate", nrej, err))
+		goto out;
+
+	if (c->multi) {
+		if (server_rejects(conn, rj, job,
+				   "DELETE FROM tmisgw_stage s WHERE NOT EXISTS "
+				   "(SELECT 1 FROM tmis.teacher t WHERE t.id_type = s.id_type "
+				   "AND t.id_number = s.id_number) "
+				   "RETURNING s._line, s.id_type, s.id_number",
+				   "unknown_teacher", nrej, err))
+			goto out;
+		/* what depends on the teacher's indicator set */
+		today_ymd(&today);
+		checker_init(&ck, d, c, &today);
+		buf_reset(&sql);
+		buf_addstr(&sql, "CASE");
+		for (s = 0; s < d->nsets; s++) {
+			const struct indicator_set *is = &d->sets[s];
+
+			if (!is->applicable[c->index]) {
+				buf_addstr(&sql, " WHEN t.indicator_set = ");
+				add_literal(conn, &sql, is->name);
+				buf_addstr(&sql, " THEN 'not_applicable'");
+				continue;
+			}
+			for (f = 0; f < c->nfields; f++) {
+				if (!is->required[c->index][f] || ck.required[f])
+					continue;
+				buf_addstr(&sql, " WHEN t.indicator_set = ");
+				add_literal(conn, &sql, is->name);
+				if (sup[f])
+					buf_addf(&sql, " AND s.\"%s\" IS NULL",
+						 c->fields[f].name);
+				buf_addf(&sql, " THEN 'required:%s'", c->fields[f].name);
+			}
+		}
+		if (sql.len > 4) {
+			buf_addstr(&sql, " END");
+			buf_addf(&cond,
+				 "DELETE FROM tmisgw_stage s USING tmis.teacher t "
+				 "WHERE t.id_type = s.id_type AND t.id_number = s.id_number "
+				 "AND (%s) IS NOT NULL "
+				 "RETURNING s._line, s.id_type, s.id_number, %s",
+				 sql.ptr, sql.ptr);
+			if (server_rejects(conn, rj, job, cond.ptr, NULL, nrej, err))
+				goto out;
+		}
+	}
+	rc = 0;
+out:
+	buf_release(&sql);
+	buf_release(&cond);
+	return rc;
+}
+
+static int merge_stage(PGconn *conn, const struct file_job *job,
+		       const unsigned char *sup, long long load_id,
+		       long long staged, struct load_counts *cnt,
+		       struct tmerr *err)
+{
+	const struct category_def *c = job->cat;
+	struct buf sql = BUF_INIT(SQL_CAP), cols = BUF_INIT(SQL_CAP);
+	size_t f, k, nonkey = 0;
+	PGresult *r;
+
+	for (f = 0; f < c->nfields; f++) {
+		if (!sup[f])
+			continue;
+		if (cols.len)
+			buf_addstr(&cols, ", ");
+		add_ident(&cols, c->fields[f].name);
+		nonkey += !c->fields[f].key;
+	}
+	buf_addf(&sql, "WITH m AS (INSERT INTO tmis.\"%s\" AS t (%s, load_id) "
+		       "SELECT %s, %lld FROM tmisgw_stage ON CONFLICT (",
+		 c->name, cols.ptr, cols.ptr, load_id);
+	for (k = 0; k < c->nkeys; k++)
+		buf_addf(&sql, "%s\"%s\"", k ? ", " : "", c->fields[c->keys[k]].name);
+	if (!nonkey) {
+		buf_addstr(&sql, ") DO NOTHING RETURNING true AS ins) ");
+	} else {
+		buf_addstr(&sql, ") DO UPDATE SET ");
+		for (f = 0; f < c->nfields; f++)
+			if (sup[f] && !c->fields[f].key)
+				buf_addf(&sql, "\"%s\" = EXCLUDED.\"%s\", ",
+					 c->fields[f].name, c->fields[f].name);
+		buf_addstr(&sql, "load_id = EXCLUDED.load_id, "
+				 "change_no = nextval('tmis.change_no_seq'), "
+				 "updated_at = now() WHERE ROW(");
+		for (f = 0, k = 0; f < c->nfields; f++)
+			if (sup[f] && !c->fields[f].key)
+				buf_addf(&sql, "%st.\"%s\"", k++ ? ", " : "",
+					 c->fields[f].name);
+		buf_addstr(&sql, ") IS DISTINCT FROM ROW(");
+		for (f = 0, k = 0; f < c->nfields; f++)
+			if (sup[f] && !c->fields[f].key)
+				buf_addf(&sql, "%sEXCLUDED.\"%s\"", k++ ? ", " : "",
+					 c->fields[f].name);
+		buf_addstr(&sql, ") RETURNING (xmax = 0) AS ins) ");
+	}
+	buf_addstr(&sql, "SELECT count(*) FILTER (WHERE ins), "
+			 "count(*) FILTER (WHERE NOT ins) FROM m");
+	r = PQexec(conn, sql.ptr);
+	buf_release(&sql);
+	buf_release(&cols);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		return db_fail(conn, r, err, "merging staged rows");
+	cnt->inserted += atoll(PQgetvalue(r, 0, 0));
+	cnt->updated += atoll(PQgetvalue(r, 0, 1));
+	cnt->unchanged += staged - atoll(PQgetvalue(r, 0, 0)) -
+			  atoll(PQgetvalue(r, 0, 1));
+	PQclear(r);
+	return 0;
+}
+
+static int put_copy(PGconn *conn, struct buf *b, struct tmerr *err)
+{
+	if (PQputCopyData(conn, b->ptr, (int)b->len) != 1)
+		return db_fail(conn, NULL, err, "sending rows");
+	buf_reset(b);
+	return 0;
+}
+
+static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
+		    struct file_job *job, struct load_result *res,
+		    struct tmerr *err)
+{
+	const struct category_def *c = job->cat;
+	const struct adapter *ad = adapter_find(job->map->format);
+	struct load_counts *cnt = &res->cat[c->index], fc = { 0 };
+	struct counting_input ci = { 0 };
+	struct input in;
+	struct adapter_opts ao;
+	struct adapter_handle *h = NULL;
+	const char *const *names;
+	size_t nnames, f;
+	unsigned char sup[MAP_MAX_FIELDS] = { 0 };
+	struct buf sql = BUF_INIT(SQL_CAP), copy = BUF_INIT(COPY_CHUNK + ADAPTER_RECORD_CAP * 2);
+	struct checker ck;
+	struct row row;
+	struct record rec;
+	struct ymd today;
+	struct progress pg = { 0 };
+	struct stat st;
+	long long staged = 0, nrej = 0;
+	int rc = -1, arc, copying = 0;
+	PGresult *r;
+
+	today_ymd(&today);
+	if (row_init(&row, c))
+		return tmerr_set(err, TMERR_SYS, "out of memory");
+	checker_init(&ck, o->defs, c, &today);
+	if (input_open_file(&in, job->path, err)) {
+		row_release(&row);
+		return -1;
+	}
+	ci.inner = &in;
+	ci.in.read = counting_read;
+	ci.in.ctx = &ci;
+	ci.in.name = in.name;
+	mapping_adapter_opts(job->map, &ao);
+	if (ad->open(&h, &ci.in, &ao, err))
+		goto out;
+	nnames = ad->names(h, &names);
+	if (mapping_bind(job->map, names, nnames, job->path, err))
+		goto out;
+	for (f = 0; f < job->map->nfields; f++) {
+		const struct mfield *mf = &job->map->fields[f];
+
+		if (mf->src == SRC_CONST || mf->colidx >= 0)
+			sup[mf->field] = 1;
+	}
+
+	/* stage: same column types as the target, no indexes, no WAL */
+	buf_addstr(&sql, "CREATE TEMP TABLE tmisgw_stage ON COMMIT DROP AS SELECT "
+			 "NULL::bigint AS _line");
+	for (f = 0; f < c->nfields; f++)
+		if (sup[f])
+			buf_addf(&sql, ", \"%s\"", c->fields[f].name);
+	buf_addf(&sql, " FROM tmis.\"%s\" WITH NO DATA", c->name);
+	if (exec_ok(conn, sql.ptr, err, "creating the staging table"))
+		goto out;
+	buf_reset(&sql);
+	buf_addstr(&sql, "COPY tmisgw_stage (_line");
+	for (f = 0; f < c->nfields; f++)
+		if (sup[f])
+			buf_addf(&sql, ", \"%s\"", c->fields[f].name);
+	buf_addstr(&sql, ") FROM STDIN");
+	r = PQexec(conn, sql.ptr);
+	if (PQresultStatus(r) != PGRES_COPY_IN) {
+		db_fail(conn, r, err, "starting COPY");
+		goto out;
+	}
+	PQclear(r);
+	copying = 1;
+
+	pg.on = o->progress;
+	pg.start = pg.last = now_s();
+	pg.name = job->path;
+	if (stat(job->path, &st) == 0 && S_ISREG(st.st_mode))
+		pg.total = (unsigned long long)st.st_size;
+
+	for (;;) {
+		struct tmerr e;
+		char key[96];
+
+		tmerr_clear(&e);
+		arc = ad->next(h, &rec, &e);
+		if (arc == ADP_EOF)
+			break;
+		if (arc == ADP_FATAL) {
+			*err = e;
+			goto out;
+		}
+		fc.read++;
+		if ((fc.read & 0xffff) == 0)
+			progress_draw(&pg, fc.read, ci.bytes, 0);
+		if (arc == ADP_BAD) {
+			if (reject_add(rj, job->path, e.line ? e.line : rec.line, c->name,
+				       "", &e))
+				goto spool;
+			fc.rejected++;
+			continue;
+		}
+		arc = row_map(&row, job->map, &rec, &e);
+		if (arc == 0)
+			arc = row_check(&ck, &row, &e);
+		if (arc < 0) {
+			tmerr_set(err, TMERR_SYS, "out of memory mapping a row");
+			goto out;
+		}
+		if (arc) {
+			row_teacher_key(&row, key, sizeof(key));
+			if (reject_add(rj, job->path, rec.line, c->name, key, &e))
+				goto spool;
+			fc.rejected++;
+			continue;
+		}
+		buf_addf(&copy, "%ld", rec.line);
+		for (f = 0; f < c->nfields; f++) {
+			if (!sup[f])
+				continue;
+			buf_addch(&copy, '\t');
+			if (row.len[f] == 0)
+				buf_add(&copy, "\\N", 2);
+			else if (copy_add_value(&copy, row.val[f], row.len[f]))
+				break;
+		}
+		if (buf_addch(&copy, '\n')) {
+			tmerr_set(err, TMERR_LIMIT, "row at line %ld is too large to send",
+				  rec.line);
+			goto out;
+		}
+		staged++;
+		if (copy.len >= COPY_CHUNK && put_copy(conn, &copy, err))
+			goto out;
+	}
+	progress_draw(&pg, fc.read, ci.bytes, 1);
+	if (copy.len && put_copy(conn, &copy, err))
+		goto out;
+	copying = 0;
+	if (PQputCopyEnd(conn, NULL) != 1) {
+		db_fail(conn, NULL, err, "finishing COPY");
+		goto out;
+	}
+	r = PQgetResult(conn);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		db_fail(conn, r, err, "loading rows into the staging table");
+		goto out;
+	}
+	PQclear(r);
+	while ((r = PQgetResult(conn)))
+		PQclear(r);
+
+	if (stage_checks(conn, o, rj, job, sup, &nrej, err))
+		goto out;
+	fc.rejected += nrej;
+	staged -= nrej;
+	if (merge_stage(conn, job, sup, res->load_id, staged, &fc, err))
+		goto out;
+	if (rejects_flush(conn, rj, err))
+		goto out;
+	if (exec_ok(conn, "DROP TABLE tmisgw_stage", err, "dropping the staging table"))
+		goto out;
+	buf_reset(&sql);
+	buf_addf(&sql, "INSERT INTO tmis.load_file (load_id, seq, file, category, "
+		       "mapping, rows_read, inserted, updated, unchanged, rejected) "
+		       "VALUES (%lld, %d, ", res->load_id, job->seq);
+	add_literal(conn, &sql, job->path);
+	buf_addstr(&sql, ", ");
+	add_literal(conn, &sql, c->name);
+	buf_addstr(&sql, ", ");
+	add_literal(conn, &sql, job->map->path);
+	buf_addf(&sql, ", %lld, %lld, %lld, %lld, %lld)", fc.read, fc.inserted,
+		 fc.updated, fc.unchanged, fc.rejected);
+	if (exec_ok(conn, sql.ptr, err, "recording the file"))
+		goto out;
+	rc = 0;
+	goto out;
+spool:
+	tmerr_set(err, TMERR_SYS, "cannot write the reject spool: %s", strerror(errno));
+out:
+	if (copying) {
+		/* abandon the COPY; the transaction is rolled back by the caller */
+		PQputCopyEnd(conn, "tmisgw: load aborted");
+		while ((r = PQgetResult(conn)))
+			PQclear(r);
+	}
+	cnt->read += fc.read;
+	cnt->inserted += fc.inserted;
+	cnt->updated += fc.updated;
+	cnt->unchanged += fc.unchanged;
+	cnt->rejected += fc.rejected;
+	if (h)
+		ad->close(h);
+	input_close_file(&in);
+	row_release(&row);
+	buf_release(&sql);
+	buf_release(&copy);
+	return rc;
+}
+
+/* ---- the whole load ------------------------------------------------------ */
+
+static int job_cmp(const void *a, const void *b)
+{
+	const struct file_job *x = a, *y = b;
+
+	if (x->cat->index != y->cat->index)
+		return x->cat->index - y->cat->index;
+	return x->seq - y->seq;
+}
+
+static void record_refusal(PGconn *conn, const struct load_opts *o,
+			   struct load_result *res, const char *status,
+			   const char *note)
+{
+	struct buf sql = BUF_INIT(SQL_CAP);
+	PGresult *r;
+
+	buf_addf(&sql, "INSERT INTO tmis.load_run (status, files, rows_read, "
+		       "rejected, duration_ms, max_reject_rate, note, finished_at) "
+		       "VALUES ('%s', ARRAY[", status);
+	for (size_t i = 0; i < o->nfiles; i++) {
+		if (i)
+			buf_addstr(&sql, ", ");
+		add_literal(conn, &sql, o->files[i]);
+	}
+	buf_addf(&sql, "]::text[], %lld, %lld, %lld, %s, ", res->total.read,
+		 res->total.rejected, (long long)(res->seconds * 1000),
+		 o->max_reject_rate >= 0 ? "NULL" : "NULL");
+	add_literal(conn, &sql, note);
+	buf_addstr(&sql, ", now()) RETURNING id");
+	r = PQexec(conn, sql.ptr);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK)
+		res->load_id = atoll(PQgetvalue(r, 0, 0));
+	PQclear(r);
+	buf_release(&sql);
+}
+
+int load_files(PGconn *conn, const struct load_opts *o, struct load_result *res,
+	       struct tmerr *err)
+{
+	struct file_job *jobs;
+	struct rejects rj = { 0 };
+	struct buf sql = BUF_INIT(SQL_CAP);
+	double t0 = now_s();
+	size_t i, nloaded = 0;
+	int rc = -1, in_tx = 0;
+	PGresult *r;
+
+	memset(res, 0, sizeof(*res));
+	res->status = "failed";
+	jobs = calloc(o->nfiles ? o->nfiles : 1, sizeof(*jobs));
+	if (!jobs)
+		return tmerr_set(err, TMERR_SYS, "out of memory");
+	rj.res = res;
+	buf_init(&rj.line, 64 * 1024);
+	/* mappings first: a wrong mapping fails before anything is sent */
+	for (i = 0; i < o->nfiles; i++) {
+		char path[4096];
+
+		if (load_pick_mapping(o->defs, o->mapping, o->category, o->files[i],
+				      path, sizeof(path), err) ||
+		    mapping_load(&jobs[i].map, path, o->defs, err))
+			goto out;
+		jobs[i].path = o->files[i];
+		jobs[i].cat = jobs[i].map->cat;
+		jobs[i].seq = (int)i + 1;
+		nloaded++;
+	}
+	/* teachers before the records that refer to them */
+	qsort(jobs, o->nfiles, sizeof(*jobs), job_cmp);
+	rj.db = tmpfile();
+	if (!rj.db) {
+		tmerr_set(err, TMERR_SYS, "cannot create the reject spool: %s",
+			  strerror(errno));
+		goto out;
+	}
+	if (o->reject_file) {
+		rj.csv = fopen(o->reject_file, "w");
+		if (!rj.csv) {
+			tmerr_set(err, TMERR_USAGE, "cannot write reject file \"%s\": %s",
+				  o->reject_file, strerror(errno));
+			goto out;
+		}
+		fputs("file,line,category,teacher_key,field,rule,value,message\n", rj.csv);
+	}
+	if (exec_ok(conn, "BEGIN", err, "starting the load transaction"))
+		goto out;
+	in_tx = 1;
+	buf_addstr(&sql, "INSERT INTO tmis.load_run (status, files, max_reject_rate) "
+			 "VALUES ('committed', ARRAY[");
+	for (i = 0; i < o->nfiles; i++) {
+		if (i)
+			buf_addstr(&sql, ", ");
+		add_literal(conn, &sql, o->files[i]);
+	}
+	buf_addstr(&sql, "]::text[], ");
+	if (o->max_reject_rate >= 0)
+		buf_addf(&sql, "%g", o->max_reject_rate);
+	else
+		buf_addstr(&sql, "NULL");
+	buf_addstr(&sql, ") RETURNING id");
+	r = PQexec(conn, sql.ptr);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		db_fail(conn, r, err, "recording the load");
+		goto out;
+	}
+	res->load_id = rj.load_id = atoll(PQgetvalue(r, 0, 0));
+	PQclear(r);
+
+	for (i = 0; i < o->nfiles; i++)
+		if (load_one(conn, o, &rj, &jobs[i], res, err))
+			goto out;
+	for (i = 0; i < LOAD_MAX_CATS; i++) {
+		res->total.read += res->cat[i].read;
+		res->total.inserted += res->cat[i].inserted;
+		res->total.updated += res->cat[i].updated;
+		res->total.unchanged += res->cat[i].unchanged;
+		res->total.rejected += res->cat[i].rejected;
+	}
+	res->seconds = now_s() - t0;
+	if (o->max_reject_rate >= 0 && res->total.read > 0 &&
+	    (double)res->total.rejected / (double)res->total.read > o->max_reject_rate) {
+		exec_ok(conn, "ROLLBACK", err, "rolling back");
+		in_tx = 0;
+		res->status = "refused";
+		tmerr_set(err, TMERR_REJECT,
+			  "load refused: %lld of %lld rows rejected (%.2f%%), over --max-reject-rate %g; nothing was committed",
+			  res->total.rejected, res->total.read,
+			  100.0 * res->total.rejected / res->total.read,
+			  o->max_reject_rate);
+		if (!o->dry_run)
+			record_refusal(conn, o, res, "refused", err->msg);
+		goto out;
+	}
+	buf_reset(&sql);
+	buf_addf(&sql, "UPDATE tmis.load_run SET finished_at = now(), rows_read = %lld, "
+		       "inserted = %lld, updated = %lld, unchanged = %lld, rejected = %lld, "
+		       "duration_ms = %lld%s WHERE id = %lld",
+		 res->total.read, res->total.inserted, res->total.updated,
+		 res->total.unchanged, res->total.rejected,
+		 (long long)(res->seconds * 1000),
+		 o->dry_run ? ", status = 'dry_run'" : "", res->load_id);
+	if (exec_ok(conn, sql.ptr, err, "recording the load"))
+		goto out;
+	if (exec_ok(conn, o->dry_run ? "ROLLBACK" : "COMMIT", err,
+		    "committing the load"))
+		goto out;
+	in_tx = 0;
+	res->status = o->dry_run ? "dry_run" : "committed";
+	rc = 0;
+out:
+	if (in_tx) {
+		r = PQexec(conn, "ROLLBACK");
+		PQclear(r);
+	}
+	res->seconds = now_s() - t0;
+	if (rj.csv && fclose(rj.csv) && rc == 0)
+		rc = tmerr_set(err, TMERR_SYS, "cannot write reject file \"%s\": %s",
+			       o->reject_file, strerror(errno));
+	if (rj.db)
+		fclose(rj.db);
+	buf_release(&rj.line);
+	buf_release(&sql);
+	for (i = 0; i < o->nfiles; i++)
+		mapping_free(jobs[i].map);
+	free(jobs);
+	(void)nloaded;
+	return rc;
+}

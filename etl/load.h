@@ -1,0 +1,56 @@
+/*
+ * load: CSV/XML inputs -> mapping -> validation -> COPY into a staging table
+ * -> merge into the unified schema, all files in ONE transaction.
+ *
+ * load_files() never prints except the optional progress line on stderr; it
+ * returns 0 when the load committed (or a dry run finished), -1 with err set
+ * otherwise, in which case nothing was committed. res is filled in both
+ * cases as far as the load got.
+ */
+#ifndef TMISGW_LOAD_H
+#define TMISGW_LOAD_H
+
+#include <libpq-fe.h>
+
+#include "defs.h"
+#include "err.h"
+
+#define LOAD_MAX_CATS 32
+
+struct load_opts {
+	const struct defs *defs;
+	const char *mapping;        /* --mapping, or NULL */
+	const char *category;       /* --category, or NULL */
+	const char *reject_file;    /* --reject-file, or NULL */
+	double max_reject_rate;     /* < 0: no limit */
+	int dry_run;
+	int progress;               /* draw progress on stderr */
+	size_t nfiles;
+	const char *const *files;
+};
+
+struct load_counts {
+	long long read, inserted, updated, unchanged, rejected;
+};
+
+struct load_result {
+	long long load_id;
+	struct load_counts cat[LOAD_MAX_CATS]; /* by category index */
+	struct load_counts total;
+	double seconds;
+	const char *status;         /* "committed", "dry_run", "refused", "failed" */
+	/* the first few rejects, already masked, for the summary */
+	int nsample;
+	char sample[8][1024];
+};
+
+int load_files(PGconn *conn, const struct load_opts *o, struct load_result *res,
+	       struct tmerr *err);
+
+/* The mapping to use for a file: explicit, by category, or by file name.
+ * Writes a path into out; -1 with err when none applies. */
+int load_pick_mapping(const struct defs *d, const char *mapping,
+		      const char *category, const char *file, char *out,
+		      size_t outsz, struct tmerr *err);
+
+#endif

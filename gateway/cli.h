@@ -1,0 +1,69 @@
+/*
+ * cli: the command table (as in git.c) and declarative option parsing. Each
+ * command declares its options as data; --help is generated from them. Only
+ * the CLI prints and exits: commands return an exit code (docs/exit-codes.md).
+ */
+#ifndef TMISGW_CLI_H
+#define TMISGW_CLI_H
+
+#include <libpq-fe.h>
+
+#include "../etl/defs.h"
+#include "../etl/err.h"
+
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,     /* anything not below */
+	EXIT_USAGE = 2,    /* bad command line */
+	EXIT_INPUT = 3,    /* unreadable input or a wrong mapping/definition */
+	EXIT_DB = 4,       /* database error or lost connection */
+	EXIT_REFUSED = 5,  /* load refused: reject rate over the limit */
+};
+
+#define CLI_MAX_OPTS 16
+
+struct opt {
+	const char *name;     /* long name without "--" */
+	const char *arg;      /* argument placeholder, NULL for a flag */
+	const char *help;
+};
+
+struct args {
+	const char *val[CLI_MAX_OPTS]; /* by option index; flags get "1" */
+	int npos;
+	char **pos;
+};
+
+struct ctx {
+	const struct cmd *cmd;
+	struct args args;
+	PGconn *conn;          /* set when the command NEEDS_DB */
+	struct defs *defs;     /* set when the command NEEDS_DEFS */
+};
+
+enum { NEEDS_DB = 1, NEEDS_DEFS = 2 };
+
+struct cmd {
+	const char *name;      /* "load", or "db migrate" */
+	int (*fn)(struct ctx *c);
+	unsigned flags;
+	const char *usage;     /* positional part of the synopsis */
+	const char *summary;
+	const struct opt *opts;  /* terminated by { NULL } */
+	int min_pos, max_pos;  /* positional argument count; max -1 = any */
+};
+
+/* Value of option name, or NULL when not given. */
+const char *arg_get(const struct ctx *c, const char *name);
+int exit_code_for(const struct tmerr *e);
+/* Print "tmisgw: error: <formatted err>" on stderr. */
+void report_error(const struct tmerr *e);
+/* Print s as a JSON string (quoted, escaped) to f. */
+void json_str(FILE *f, const char *s, size_t n);
+
+int cmd_db_migrate(struct ctx *c);
+int cmd_load(struct ctx *c);
+int cmd_inspect(struct ctx *c);
+int cmd_sample(struct ctx *c);
+
+#endif

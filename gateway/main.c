@@ -1,0 +1,257 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define TMISGW_VERSION "0.1.0"
+
+static const struct opt db_opts[] = {
+	{ "db", "DSN", "PostgreSQL connection string (else $TMISGW_DB, else libpq's PG* variables)" },
+	{ "mappings", "DIR", "definitions directory (else $TMISGW_MAPPINGS, else the built-in one)" },
+	{ NULL, NULL, NULL },
+};
+
+static const struct opt load_opts[] = {
+	{ "db", "DSN", "PostgreSQL connection string (else $TMISGW_DB, else PG* variables)" },
+	{ "mappings", "DIR", "definitions directory" },
+	{ "mapping", "M", "mapping file for every FILE" },
+	{ "category", "C", "load every FILE with the canonical mapping of category C" },
+	{ "reject-file", "F", "write rejected rows to CSV file F" },
+	{ "max-reject-rate", "R", "refuse the whole load when more than R (0..1) of the rows are rejected" },
+	{ "dry-run", NULL, "validate and stage everything, then roll back" },
+	{ "no-progress", NULL, "never draw the progress line" },
+	{ NULL, NULL, NULL },
+};
+
+static const struct opt inspect_opts[] = {
+	{ "mappings", "DIR", "definitions directory" },
+	{ "raw", NULL, "print records as they are in the file: header -> value" },
+	{ "mapping", "M", "print the canonical records mapping M makes, and rejects" },
+	{ "category", "C", "like --mapping with the canonical mapping of C" },
+	{ "encoding", "E", "with --raw: utf-8 (default), gb18030 or gbk" },
+	{ "limit", "N", "stop after N records" },
+	{ NULL, NULL, NULL },
+};
+
+static const struct opt sample_opts[] = {
+	{ "mappings", "DIR", "definitions directory" },
+	{ "teachers", "N", "number of teachers (required)" },
+	{ "province", "PP", "two-digit province code (required)" },
+	{ "out", "DIR", "output directory (required)" },
+	{ "dirty", "RATE", "share of rows made invalid, 0..1 (default 0)" },
+	{ "seed", "S", "random seed (default 1)" },
+	{ NULL, NULL, NULL },
+};
+
+static const struct cmd commands[] = {
+	{ "db migrate", cmd_db_migrate, NEEDS_DB | NEEDS_DEFS, "",
+	  "create or upgrade the schema and store the code sets", db_opts, 0, 0 },
+	{ "load", cmd_load, NEEDS_DB | NEEDS_DEFS, "FILE...",
+	  "validate FILEs and load them in one transaction", load_opts, 1, -1 },
+	{ "inspect", cmd_inspect, NEEDS_DEFS, "FILE",
+	  "print the records of FILE as JSON lines", inspect_opts, 1, 1 },
+	{ "sample", cmd_sample, NEEDS_DEFS, "",
+	  "write a realistic sample province as canonical CSV", sample_opts, 0, 0 },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage_cmd(FILE *f, const struct cmd *c)
+{
+	size_t w = 0;
+
+	fprintf(f, "usage: tmisgw %s [options]%s%s\n\n%s\n", c->name,
+		*c->usage ? " " : "", c->usage, c->summary);
+	for (const struct opt *o = c->opts; o->name; o++) {
+		size_t l = strlen(o->name) + (o->arg ? strlen(o->arg) + 1 : 0);
+
+		if (l > w)
+			w = l;
+	}
+	if (c->opts[0].name)
+		fputs("\noptions:\n", f);
+	for (const struct opt *o = c->opts; o->name; o++) {
+		char left[128];
+
+		snprintf(left, sizeof(left), "%s%s%s", o->name, o->arg ? " " : "",
+			 o->arg ? o->arg : "");
+		fprintf(f, "  --%-*s  %s\n", (int)w, left, o->help);
+	}
+	fprintf(f, "  --%-*s  %s\n", (int)w, "help", "show this help");
+}
+
+static void usage_all(FILE *f)
+{
+	fputs("usage: tmisgw <command> [options] [args]\n\n"
+	      "tmisgw is the data-exchange gateway of the national teacher management\n"
+	      "information system: it validates teacher data and loads it exactly once.\n\n"
+	      "commands:\n", f);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+	fputs("\n'tmisgw <command> --help' describes a command's options.\n"
+	      "exit codes: 0 ok, 1 failure, 2 usage, 3 input or mapping, 4 database,\n"
+	      "5 load refused by --max-reject-rate\n", f);
+}
+
+static const struct cmd *find_cmd(int argc, char **argv, int *used)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		const char *n = commands[i].name, *sp = strchr(n, ' ');
+
+		if (!sp && !strcmp(argv[1], n)) {
+			*used = 2;
+			return &commands[i];
+		}
+		if (sp && argc > 2 && strlen(argv[1]) == (size_t)(sp - n) &&
+		    !strncmp(argv[1], n, sp - n) && !strcmp(argv[2], sp + 1)) {
+			*used = 3;
+			return &commands[i];
+		}
+	}
+	return NULL;
+}
+
+const char *arg_get(const struct ctx *c, const char *name)
+{
+	for (int i = 0; c->cmd->opts[i].name; i++)
+		if (!strcmp(c->cmd->opts[i].name, name))
+			return c->args.val[i];
+	return NULL;
+}
+
+/* Parse --opt VALUE, --opt=VALUE, flags and positionals; "--" ends options.
+ * Returns 0, 1 for --help, or -1 (message printed). */
+static int parse_args(struct ctx *c, int argc, char **argv)
+{
+	const struct cmd *cmd = c->cmd;
+	int i, only_pos = 0;
+
+	c->args.pos = calloc((size_t)argc + 1, sizeof(char *));
+	if (!c->args.pos)
+		return -1;
+	for (i = 0; i < argc; i++) {
+		const char *a = argv[i], *eq;
+		size_t nl;
+		int k;
+
+		if (only_pos || a[0] != '-' || a[1] != '-' || !a[2]) {
+			if (!only_pos && !strcmp(a, "--")) {
+				only_pos = 1;
+				continue;
+			}
+			c->args.pos[c->args.npos++] = argv[i];
+			continue;
+		}
+		a += 2;
+		if (!strcmp(a, "help"))
+			return 1;
+		eq = strchr(a, '=');
+		nl = eq ? (size_t)(eq - a) : strlen(a);
+		for (k = 0; cmd->opts[k].name; k++)
+			if (strlen(cmd->opts[k].name) == nl &&
+			    !strncmp(cmd->opts[k].name, a, nl))
+				break;
+		if (!cmd->opts[k].name) {
+			fprintf(stderr, "tmisgw %s: unknown option \"--%.*s\"\n",
+				cmd->name, (int)nl, a);
+			return -1;
+		}
+		if (!cmd->opts[k].arg) {
+			if (eq) {
+				fprintf(stderr, "tmisgw %s: option \"--%s\" takes no value\n",
+					cmd->name, cmd->opts[k].name);
+				return -1;
+			}
+			c->args.val[k] = "1";
+		} else if (eq) {
+			c->args.val[k] = eq + 1;
+		} else if (i + 1 < argc) {
+			c->args.val[k] = argv[++i];
+		} else {
+			fprintf(stderr, "tmisgw %s: option \"--%s\" needs a value %s\n",
+				cmd->name, cmd->opts[k].name, cmd->opts[k].arg);
+			return -1;
+		}
+	}
+	if (c->args.npos < cmd->min_pos ||
+	    (cmd->max_pos >= 0 && c->args.npos > cmd->max_pos)) {
+		fprintf(stderr, "tmisgw %s: expected %s\n", cmd->name,
+			*cmd->usage ? cmd->usage : "no arguments");
+		return -1;
+	}
+	return 0;
+}
+
+static PGconn *connect_db(const char *dsn, struct tmerr *err)
+{
+	PGconn *conn;
+
+	if (!dsn)
+		dsn = getenv("TMISGW_DB");
+	conn = PQconnectdb(dsn ? dsn : "");
+	if (PQstatus(conn) != CONNECTION_OK) {
+		tmerr_set(err, TMERR_DB, "cannot connect to the database: %s",
+			  PQerrorMessage(conn));
+		for (size_t n = strlen(err->msg); n && err->msg[n - 1] == '\n'; n--)
+			err->msg[n - 1] = '\0';
+		PQfinish(conn);
+		return NULL;
+	}
+	PQsetClientEncoding(conn, "UTF8");
+	return conn;
+}
+
+int main(int argc, char **argv)
+{
+	struct ctx c;
+	struct tmerr err;
+	int used, rc;
+
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
+		usage_all(stdout);
+		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("tmisgw %s\n", TMISGW_VERSION);
+		return EXIT_OK;
+	}
+	memset(&c, 0, sizeof(c));
+	tmerr_clear(&err);
+	c.cmd = find_cmd(argc, argv, &used);
+	if (!c.cmd) {
+		fprintf(stderr, "tmisgw: unknown command \"%s\"\n\n", argv[1]);
+		usage_all(stderr);
+		return EXIT_USAGE;
+	}
+	rc = parse_args(&c, argc - used, argv + used);
+	if (rc) {
+		if (rc > 0)
+			usage_cmd(stdout, c.cmd);
+		else
+			fprintf(stderr, "try \"tmisgw %s --help\"\n", c.cmd->name);
+		free(c.args.pos);
+		return rc > 0 ? EXIT_OK : EXIT_USAGE;
+	}
+	if ((c.cmd->flags & NEEDS_DEFS) &&
+	    defs_load(&c.defs, arg_get(&c, "mappings"), &err)) {
+		report_error(&err);
+		free(c.args.pos);
+		return exit_code_for(&err);
+	}
+	if (c.cmd->flags & NEEDS_DB) {
+		c.conn = connect_db(arg_get(&c, "db"), &err);
+		if (!c.conn) {
+			report_error(&err);
+			defs_free(c.defs);
+			free(c.args.pos);
+			return EXIT_DB;
+		}
+	}
+	rc = c.cmd->fn(&c);
+	if (c.conn)
+		PQfinish(c.conn);
+	defs_free(c.defs);
+	free(c.args.pos);
+	return rc;
+}
