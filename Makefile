@@ -23,7 +23,7 @@ ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(PKG_CFLAGS) \
 LIBS        = $(PKG_LIBS) -lm
 
 SRCS     := $(wildcard etl/*.c adapters/*.c gateway/*.c)
-LIB_SRCS := $(filter-out gateway/main.c,$(SRCS))
+LIB_SRCS := $(filter-out gateway/%,$(SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 
 OBJ      := build/obj

@@ -27,6 +27,7 @@
 
 #define CSV_BUFSZ (64 * 1024)
 #define CSV_MAX_COLS 4096
+#define CSV_SLOP 16 /* bytes readable past the end of the parse buffer */
 
 enum csv_state {
 	ST_REC,   /* before the first byte of a record */
@@ -273,7 +274,8 @@ static void bad_at(struct csv_handle *h, struct tmerr *err, long line, long col,
 	va_end(ap);
 	tmerr_where(err, h->in->name, line, col);
 	snprintf(err->rule, sizeof(err->rule), "%s", rule);
-	if (h->have_names && h->nf && h->nf <= h->nnames)
+	if (h->have_names && h->nf && h->nf <= h->nnames &&
+	    strcmp(rule, "ragged") && strcmp(rule, "record_too_long"))
 		tmerr_field(err, h->namev[h->nf - 1]);
 }
 
@@ -287,8 +289,8 @@ static int oom(struct csv_handle *h, struct tmerr *err)
 
 /* A cap hit inside quotes with a line break in the field is most likely a
  * quote that never closes; the caller then resynchronises at a line break. */
-static void cap_hit(struct csv_handle *h, struct tmerr *err, int quoted,
-		    int record)
+static void __attribute__((noinline))
+cap_hit(struct csv_handle *h, struct tmerr *err, int quoted, int record)
 {
 	if (quoted && h->qnl)
 		bad_at(h, err, h->qline, h->qcol, "unclosed_quote",
@@ -318,47 +320,66 @@ static inline int app(struct csv_handle *h, struct tmerr *err,
 		cap_hit(h, err, quoted, 1);
 		return 1;
 	}
-	if (b->len + n + 1 >= b->alloc && buf_grow(b, n + 1))
-		return -1;
-	memcpy(b->ptr + b->len, src, n);
+	if (n <= CSV_SLOP && b->len + CSV_SLOP < b->alloc) {
+		/* short field: one fixed-size copy, reading into the slop */
+		memcpy(b->ptr + b->len, src, CSV_SLOP);
+	} else {
+		if (b->len + n + 1 >= b->alloc && buf_grow(b, n + 1))
+			return -1;
+		memcpy(b->ptr + b->len, src, n);
+	}
 	b->len += n;
 	return 0;
 }
 
-static void field_begin(struct csv_handle *h, struct tmerr *err,
-			const unsigned char *p)
+static void __attribute__((noinline))
+too_many_fields(struct csv_handle *h, struct tmerr *err, const unsigned char *p)
+{
+	size_t lim = h->have_names ? h->nnames : CSV_MAX_COLS;
+
+	if (h->have_names)
+		bad_at(h, err, h->line, col_at(h, p), "ragged",
+		       "record has more than %zu fields", lim);
+	else
+		bad_at(h, err, h->line, col_at(h, p), "record_too_long",
+		       "record has more than %zu fields", lim);
+}
+
+static inline void field_begin(struct csv_handle *h, struct tmerr *err,
+			       const unsigned char *p)
 {
 	size_t lim = h->have_names ? h->nnames : CSV_MAX_COLS;
 
 	if (!h->bad) {
-		long col = col_at(h, p);
+		if (h->nf < lim) {
+			long col = col_at(h, p);
 
-		if (h->nf >= lim) {
-			if (h->have_names)
-				bad_at(h, err, h->line, col, "ragged",
-				       "record has more than %zu fields", lim);
-			else
-				bad_at(h, err, h->line, col, "record_too_long",
-				       "record has more than %zu fields", lim);
-		} else {
 			h->offs[h->nf] = h->rec.len;
 			h->cols[h->nf] = col;
 			h->fstart = h->rec.len;
 			h->fline = h->line;
 			h->fcol = col;
+		} else {
+			too_many_fields(h, err, p);
 		}
 	}
 	h->nf++;
 }
 
-static int field_end(struct csv_handle *h, struct tmerr *err)
+static void __attribute__((noinline))
+record_full(struct csv_handle *h, struct tmerr *err)
+{
+	cap_hit(h, err, 0, 1);
+}
+
+static inline int field_end(struct csv_handle *h, struct tmerr *err)
 {
 	struct buf *b = &h->rec;
 
 	if (h->bad)
 		return 0;
 	if (b->len + 1 > h->record_cap) {
-		cap_hit(h, err, 0, 1);
+		record_full(h, err);
 		return 0;
 	}
 	if (b->len + 1 >= b->alloc && buf_grow(b, 1))
@@ -516,8 +537,11 @@ static int csv_record(struct csv_handle *h, struct tmerr *err)
 			if (h->cr_pending) {
 				h->cr_pending = 0;
 				if (*p == '\n') {
-					if (st == ST_QUO && app(h, err, p, 1, 1) < 0)
+					r = st == ST_QUO ? app(h, err, p, 1, 1) : 0;
+					if (r < 0)
 						return oom(h, err);
+					if (r)
+						st = ST_SKIP;
 					p++;
 					h->line_start++;
 				}
@@ -808,7 +832,7 @@ static int csv_open(struct adapter_handle **ah, struct input *in,
 
 	if (set_encoding(h, opts ? opts->encoding : NULL, err))
 		goto fail;
-	h->buf = malloc(CSV_BUFSZ + 1);
+	h->buf = calloc(1, CSV_BUFSZ + 1 + CSV_SLOP);
 	h->offs = malloc(CSV_MAX_COLS * sizeof(*h->offs));
 	h->lens = malloc(CSV_MAX_COLS * sizeof(*h->lens));
 	h->cols = malloc(CSV_MAX_COLS * sizeof(*h->cols));
@@ -828,7 +852,7 @@ static int csv_open(struct adapter_handle **ah, struct input *in,
 		if (rc == ADP_BAD) {
 			char msg[sizeof(err->msg)];
 
-			snprintf(msg, sizeof(msg), "bad csv header: %s", err->msg);
+			snprintf(msg, sizeof(msg), "bad csv header: %.480s", err->msg);
 			memcpy(err->msg, msg, sizeof(msg));
 			goto fail;
 		}

@@ -104,7 +104,9 @@ int db_sync_defs(PGconn *conn, const struct defs *d, long *ncodes,
 		tmerr_set(err, TMERR_LIMIT, "code sets are too large to store");
 		goto out;
 	}
+	/* concurrent migrate runs replace the sets one after the other */
 	if (run(conn, "BEGIN", err) ||
+	    run(conn, "LOCK TABLE tmis.code_set IN EXCLUSIVE MODE", err) ||
 	    run(conn, "DELETE FROM tmis.indicator_requirement", err) ||
 	    run(conn, "DELETE FROM tmis.code_value", err) ||
 	    run(conn, "DELETE FROM tmis.code_set", err) ||

@@ -12,9 +12,6 @@
 #define TMISGW_DATADIR "."
 #endif
 
-/* pg_advisory_xact_lock key: "tmis" in ASCII, shared by every tmisgw. */
-#define MIGRATE_LOCK_KEY "1953327475"
-
 struct migration {
 	int version;
 	char file[256]; /* NNNN_name.sql */

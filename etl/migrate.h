@@ -15,6 +15,9 @@
 #define MIGRATE_MAX_FILE (4u << 20)
 /* Most migration files in one directory. */
 #define MIGRATE_MAX_FILES 10000
+/* pg_advisory_xact_lock key ("tmis" in ASCII) held while migrating; other
+ * schema-wide writers (code-set sync) take it too to serialize with us. */
+#define MIGRATE_LOCK_KEY "1953327475"
 
 /*
  * Applies every file whose version is not in tmis.schema_migrations, in
