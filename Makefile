@@ -61,11 +61,11 @@ AUNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/unit-asan/%)
 
 build/unit/%: tests/unit/%.c $(LIB_SRCS:%.c=$(OBJ)/%.o)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ $^ $(LIBS) $(CMOCKA_LIBS)
+	$(CC) $(ALL_CFLAGS) $(CMOCKA_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LIBS) $(CMOCKA_LIBS)
 
 build/unit-asan/%: tests/unit/%.c $(LIB_SRCS:%.c=$(AOBJ)/%.o)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -O1 $(SAN) $(CMOCKA_CFLAGS) -o $@ $^ $(LIBS) $(CMOCKA_LIBS)
+	$(CC) $(ALL_CFLAGS) -O1 $(SAN) $(CMOCKA_CFLAGS) -o $@ $(filter %.c %.o,$^) $(LIBS) $(CMOCKA_LIBS)
 
 unit: $(UNIT_BINS) $(AUNIT_BINS)
 

@@ -540,10 +540,13 @@ static int csv_record(struct csv_handle *h, struct tmerr *err)
 					r = st == ST_QUO ? app(h, err, p, 1, 1) : 0;
 					if (r < 0)
 						return oom(h, err);
-					if (r)
-						st = ST_SKIP;
 					p++;
 					h->line_start++;
+					if (r) {
+						/* the cap fell on a line break */
+						h->pos = (size_t)(p - h->buf);
+						return ADP_BAD;
+					}
 				}
 				continue;
 			}
@@ -633,6 +636,7 @@ static int csv_record(struct csv_handle *h, struct tmerr *err)
 				st = ST_QEND;
 			} else if (c == '\n' || c == '\r') {
 				n = c == '\r' && p + 1 < end && p[1] == '\n' ? 2 : 1;
+				h->qnl++;
 				r = app(h, err, p, (size_t)n, 1);
 				if (r < 0)
 					return oom(h, err);
@@ -640,7 +644,6 @@ static int csv_record(struct csv_handle *h, struct tmerr *err)
 					st = ST_SKIP;
 					break;
 				}
-				h->qnl++;
 				p = eol(h, p, end);
 			} else if (c == '\0') {
 				bad_at(h, err, h->line, col_at(h, p), "nul_byte",

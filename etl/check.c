@@ -223,7 +223,9 @@ int row_check(const struct checker *c, struct row *r, struct tmerr *err)
 	for (fi = 0; fi < cat->nfields; fi++) {
 		have[fi] = r->supplied[fi] && r->len[fi] > 0;
 		if (!have[fi]) {
-			if (req[fi])
+			/* a column the input lacks keeps the stored value; new
+			 * rows lacking it are caught when staged (load.c) */
+			if (req[fi] && r->supplied[fi])
 				return fail(err, &cat->fields[fi], "required", "", 0,
 					    "required value is missing");
 			continue;

@@ -337,6 +337,65 @@ static int server_rejects(PGconn *conn, struct rejects *rj,
 	return 0;
 }
 
+/*
+ * A column the input lacks leaves stored values alone, so it is fine for
+ * rows that update; a NEW row lacking a column its indicator set requires is
+ * rejected here. Nothing is generated when the input supplies every column.
+ */
+static int new_rows_check(PGconn *conn, const struct load_opts *o,
+			  struct rejects *rj, const struct file_job *job,
+			  const unsigned char *sup, long long *nrej,
+			  struct tmerr *err)
+{
+	const struct category_def *c = job->cat;
+	const struct defs *d = o->defs;
+	struct buf why = BUF_INIT(SQL_CAP), sql = BUF_INIT(SQL_CAP);
+	int fset = category_field(c, "indicator_set"), any = 0, rc;
+	size_t s, f, k;
+
+	if (fset >= 0 && !sup[fset]) {
+		buf_addstr(&why, "'required:indicator_set'");
+		any = 1;
+	} else {
+		buf_addstr(&why, "CASE ");
+		if (fset >= 0)
+			buf_addstr(&why, "s.indicator_set");
+		else
+			buf_addstr(&why, "(SELECT t.indicator_set FROM tmis.teacher t "
+					 "WHERE t.id_type = s.id_type AND t.id_number = s.id_number)");
+		for (s = 0; s < d->nsets; s++) {
+			const struct indicator_set *is = &d->sets[s];
+
+			for (f = 0; f < c->nfields; f++)
+				if (!sup[f] && is->applicable[c->index] &&
+				    is->required[c->index][f])
+					break;
+			if (f == c->nfields)
+				continue;
+			buf_addstr(&why, " WHEN ");
+			add_literal(conn, &why, is->name);
+			buf_addf(&why, " THEN 'required:%s'", c->fields[f].name);
+			any = 1;
+		}
+		buf_addstr(&why, " END");
+	}
+	if (!any) {
+		buf_release(&why);
+		return 0;
+	}
+	buf_addf(&sql, "DELETE FROM tmisgw_stage s WHERE NOT EXISTS (SELECT 1 FROM "
+		       "tmis.\"%s\" x WHERE ", c->name);
+	for (k = 0; k < c->nkeys; k++)
+		buf_addf(&sql, "%sx.\"%s\" = s.\"%s\"", k ? " AND " : "",
+			 c->fields[c->keys[k]].name, c->fields[c->keys[k]].name);
+	buf_addf(&sql, ") AND (%s) IS NOT NULL RETURNING s._line, s.id_type, "
+		       "s.id_number, %s", why.ptr, why.ptr);
+	rc = server_rejects(conn, rj, job, sql.ptr, NULL, nrej, err);
+	buf_release(&why);
+	buf_release(&sql);
+	return rc;
+}
+
 static int stage_checks(PGconn *conn, const struct load_opts *o,
 			struct rejects *rj, const struct file_job *job,
 			const unsigned char *sup, long long *nrej,
@@ -389,14 +448,13 @@ static int stage_checks(PGconn *conn, const struct load_opts *o,
 				continue;
 			}
 			for (f = 0; f < c->nfields; f++) {
-				if (!is->required[c->index][f] || ck.required[f])
+				if (!is->required[c->index][f] || ck.required[f] ||
+				    !sup[f])
 					continue;
 				buf_addstr(&sql, " WHEN t.indicator_set = ");
 				add_literal(conn, &sql, is->name);
-				if (sup[f])
-					buf_addf(&sql, " AND s.\"%s\" IS NULL",
-						 c->fields[f].name);
-				buf_addf(&sql, " THEN 'required:%s'", c->fields[f].name);
+				buf_addf(&sql, " AND s.\"%s\" IS NULL THEN 'required:%s'",
+					 c->fields[f].name, c->fields[f].name);
 			}
 		}
 		if (sql.len > 4) {
@@ -411,6 +469,8 @@ static int stage_checks(PGconn *conn, const struct load_opts *o,
 				goto out;
 		}
 	}
+	if (new_rows_check(conn, o, rj, job, sup, nrej, err))
+		goto out;
 	rc = 0;
 out:
 	buf_release(&sql);

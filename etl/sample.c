@@ -840,7 +840,6 @@ static const char *bad_code(const struct codeset *cs)
 
 struct catout {
 	const struct category_def *def;
-	int kind;                 /* enum cat, or -1 for one we don't know */
 	FILE *f;
 	char *vbuf;
 	char *path;
@@ -861,7 +860,6 @@ struct teacher {
 	int ws, sj;               /* work start, school join (month index) */
 	int subj;
 	int qtype;
-	const char *name_given;
 	char name[32];
 	char email_local[48];
 };
@@ -885,7 +883,6 @@ struct gen {
 	long today, today_mi;
 	long birth_lo;
 	uint64_t space, mul, add;
-	long nschools;
 
 	unsigned surname_cum[NSURNAMES];
 
@@ -1166,16 +1163,13 @@ static int setup(struct gen *g)
 		struct catout *c = &g->out[g->nout++];
 
 		c->def = &d->cats[i];
-		c->kind = -1;
 		if (c->def->index < 0 || c->def->index >= SAMPLE_MAXCATS)
 			return tmerr_set(g->err, TMERR_MAPPING,
 					 "category \"%s\" has index %d out of range",
 					 c->def->name, c->def->index);
 		for (k = 0; k < NCAT; k++)
-			if (!strcmp(c->def->name, cat_names[k])) {
-				c->kind = k;
+			if (!strcmp(c->def->name, cat_names[k]))
 				g->bycat[k] = (int)i;
-			}
 	}
 	if (g->bycat[C_TEACHER] < 0)
 		return tmerr_set(g->err, TMERR_MAPPING,
@@ -1226,7 +1220,6 @@ static int setup(struct gen *g)
 	while (gcd64(g->mul, g->space) != 1)
 		g->mul = (g->mul + 2) % g->space;
 	g->add = splitmix64(&x) % g->space;
-	g->nschools = (o->teachers + PER_SCHOOL - 1) / PER_SCHOOL;
 
 	tot = 0;
 	for (i = 0; i < NSURNAMES; i++) {
