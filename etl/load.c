@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "check.h"
 #include "mapping.h"
+#include "bloom.h"
 #include "mask.h"
 
 #define COPY_CHUNK (256 * 1024)
@@ -287,7 +288,21 @@ struct file_job {
 	int seq;
 };
 
-/* Rows deleted from the stage by a server-side rule become rejects. */
+/*
+ * Where a file's rows wait for the server-side checks: the staging table
+ * (line in _line), or — on the direct path into an empty table — the target
+ * itself (line in src_line, this load's rows only).
+ */
+struct place {
+	const char *table;   /* "tmisgw_stage" or tmis."<category>" */
+	const char *line;    /* "_line" or "src_line" */
+	char where[64];      /* extra condition, "" or "s.load_id = N AND " */
+	int direct;
+};
+
+/* Rows deleted by a server-side rule become rejects. The statement returns
+ * line, id_type, id_number and optionally a rule ("rule" or "rule:field")
+ * and, for duplicates, the earlier line. */
 static int server_rejects(PGconn *conn, struct rejects *rj,
 			  const struct file_job *job, const char *sql,
 			  const char *fixed_rule, long long *count,
@@ -337,6 +352,43 @@ static int server_rejects(PGconn *conn, struct rejects *rj,
 	return 0;
 }
 
+/* A later row repeating an earlier row's key within the staging table, and
+ * (direct path) a staged row repeating a key already sent to the target. */
+static int dup_checks(PGconn *conn, struct rejects *rj, const struct file_job *job,
+		      const char *target, long long *nrej, struct tmerr *err)
+{
+	const struct category_def *c = job->cat;
+	struct buf sql = BUF_INIT(SQL_CAP);
+	size_t k;
+	int rc;
+
+	buf_addstr(&sql, "WITH g AS (SELECT ");
+	for (k = 0; k < c->nkeys; k++)
+		buf_addf(&sql, "\"%s\", ", c->fields[c->keys[k]].name);
+	buf_addstr(&sql, "min(_line) AS keep FROM tmisgw_stage GROUP BY ");
+	for (k = 0; k < c->nkeys; k++)
+		buf_addf(&sql, "%s\"%s\"", k ? ", " : "", c->fields[c->keys[k]].name);
+	buf_addstr(&sql, " HAVING count(*) > 1) DELETE FROM tmisgw_stage s USING g WHERE ");
+	for (k = 0; k < c->nkeys; k++)
+		buf_addf(&sql, "s.\"%s\" = g.\"%s\" AND ", c->fields[c->keys[k]].name,
+			 c->fields[c->keys[k]].name);
+	buf_addstr(&sql, "s._line > g.keep RETURNING s._line, s.id_type, s.id_number, "
+			 "'duplicate', g.keep");
+	rc = server_rejects(conn, rj, job, sql.ptr, "duplicate", nrej, err);
+	if (!rc && target) {
+		buf_reset(&sql);
+		buf_addf(&sql, "DELETE FROM tmisgw_stage s USING %s g WHERE ", target);
+		for (k = 0; k < c->nkeys; k++)
+			buf_addf(&sql, "s.\"%s\" = g.\"%s\" AND ",
+				 c->fields[c->keys[k]].name, c->fields[c->keys[k]].name);
+		buf_addstr(&sql, "true RETURNING s._line, s.id_type, s.id_number, "
+				 "'duplicate', g.src_line");
+		rc = server_rejects(conn, rj, job, sql.ptr, "duplicate", nrej, err);
+	}
+	buf_release(&sql);
+	return rc;
+}
+
 /*
  * A column the input lacks leaves stored values alone, so it is fine for
  * rows that update; a NEW row lacking a column its indicator set requires is
@@ -344,8 +396,8 @@ static int server_rejects(PGconn *conn, struct rejects *rj,
  */
 static int new_rows_check(PGconn *conn, const struct load_opts *o,
 			  struct rejects *rj, const struct file_job *job,
-			  const unsigned char *sup, long long *nrej,
-			  struct tmerr *err)
+			  const unsigned char *sup, const struct place *pl,
+			  long long *nrej, struct tmerr *err)
 {
 	const struct category_def *c = job->cat;
 	const struct defs *d = o->defs;
@@ -383,103 +435,108 @@ static int new_rows_check(PGconn *conn, const struct load_opts *o,
 		buf_release(&why);
 		return 0;
 	}
-	buf_addf(&sql, "DELETE FROM tmisgw_stage s WHERE NOT EXISTS (SELECT 1 FROM "
-		       "tmis.\"%s\" x WHERE ", c->name);
-	for (k = 0; k < c->nkeys; k++)
-		buf_addf(&sql, "%sx.\"%s\" = s.\"%s\"", k ? " AND " : "",
-			 c->fields[c->keys[k]].name, c->fields[c->keys[k]].name);
-	buf_addf(&sql, ") AND (%s) IS NOT NULL RETURNING s._line, s.id_type, "
-		       "s.id_number, %s", why.ptr, why.ptr);
+	buf_addf(&sql, "DELETE FROM %s s WHERE %s", pl->table, pl->where);
+	if (!pl->direct) {
+		/* on the direct path every row is new */
+		buf_addf(&sql, "NOT EXISTS (SELECT 1 FROM tmis.\"%s\" x WHERE ", c->name);
+		for (k = 0; k < c->nkeys; k++)
+			buf_addf(&sql, "%sx.\"%s\" = s.\"%s\"", k ? " AND " : "",
+				 c->fields[c->keys[k]].name, c->fields[c->keys[k]].name);
+		buf_addstr(&sql, ") AND ");
+	}
+	buf_addf(&sql, "(%s) IS NOT NULL RETURNING s.%s, s.id_type, s.id_number, %s",
+		 why.ptr, pl->line, why.ptr);
 	rc = server_rejects(conn, rj, job, sql.ptr, NULL, nrej, err);
 	buf_release(&why);
 	buf_release(&sql);
 	return rc;
 }
 
-static int stage_checks(PGconn *conn, const struct load_opts *o,
-			struct rejects *rj, const struct file_job *job,
-			const unsigned char *sup, long long *nrej,
-			struct tmerr *err)
+/* Checks that need other tables: the teacher must exist, the category must
+ * apply to the teacher's indicator set, and that set's required fields. */
+static int row_checks(PGconn *conn, const struct load_opts *o,
+		      struct rejects *rj, const struct file_job *job,
+		      const unsigned char *sup, const struct place *pl,
+		      long long *nrej, struct tmerr *err)
 {
 	const struct category_def *c = job->cat;
 	const struct defs *d = o->defs;
-	struct buf sql = BUF_INIT(SQL_CAP), cond = BUF_INIT(SQL_CAP);
+	struct buf cse = BUF_INIT(SQL_CAP), sql = BUF_INIT(SQL_CAP);
 	struct checker ck;
 	struct ymd today;
-	size_t k, s, f;
+	size_t s, f;
 	int rc = -1;
 
-	/* a later row repeating an earlier row's key, within this input */
-	buf_addstr(&sql, "WITH g AS (SELECT ");
-	for (k = 0; k < c->nkeys; k++)
-		buf_addf(&sql, "\"%s\", ", c->fields[c->keys[k]].name);
-	buf_addstr(&sql, "min(_line) AS keep FROM tmisgw_stage GROUP BY ");
-	for (k = 0; k < c->nkeys; k++)
-		buf_addf(&sql, "%s\"%s\"", k ? ", " : "", c->fields[c->keys[k]].name);
-	buf_addstr(&sql, " HAVING count(*) > 1) DELETE FROM tmisgw_stage s USING g WHERE ");
-	for (k = 0; k < c->nkeys; k++)
-		buf_addf(&sql, "s.\"%s\" = g.\"%s\" AND ", c->fields[c->keys[k]].name,
-			 c->fields[c->keys[k]].name);
-	buf_addstr(&sql, "s._line > g.keep RETURNING s._line, s.id_type, s.id_number, "
-			 "'duplicate', g.keep");
-	if (server_rejects(conn, rj, job, sql.ptr, "duplicate", nrej, err))
-		goto out;
-
 	if (c->multi) {
-		if (server_rejects(conn, rj, job,
-				   "DELETE FROM tmisgw_stage s WHERE NOT EXISTS "
-				   "(SELECT 1 FROM tmis.teacher t WHERE t.id_type = s.id_type "
-				   "AND t.id_number = s.id_number) "
-				   "RETURNING s._line, s.id_type, s.id_number",
-				   "unknown_teacher", nrej, err))
+		buf_addf(&sql, "DELETE FROM %s s WHERE %sNOT EXISTS "
+			       "(SELECT 1 FROM tmis.teacher t WHERE t.id_type = s.id_type "
+			       "AND t.id_number = s.id_number) "
+			       "RETURNING s.%s, s.id_type, s.id_number",
+			 pl->table, pl->where, pl->line);
+		if (server_rejects(conn, rj, job, sql.ptr, "unknown_teacher", nrej, err))
 			goto out;
-		/* what depends on the teacher's indicator set */
 		today_ymd(&today);
 		checker_init(&ck, d, c, &today);
-		buf_reset(&sql);
-		buf_addstr(&sql, "CASE");
+		buf_addstr(&cse, "CASE");
 		for (s = 0; s < d->nsets; s++) {
 			const struct indicator_set *is = &d->sets[s];
 
 			if (!is->applicable[c->index]) {
-				buf_addstr(&sql, " WHEN t.indicator_set = ");
-				add_literal(conn, &sql, is->name);
-				buf_addstr(&sql, " THEN 'not_applicable'");
+				buf_addstr(&cse, " WHEN t.indicator_set = ");
+				add_literal(conn, &cse, is->name);
+				buf_addstr(&cse, " THEN 'not_applicable'");
 				continue;
 			}
 			for (f = 0; f < c->nfields; f++) {
 				if (!is->required[c->index][f] || ck.required[f] ||
 				    !sup[f])
 					continue;
-				buf_addstr(&sql, " WHEN t.indicator_set = ");
-				add_literal(conn, &sql, is->name);
-				buf_addf(&sql, " AND s.\"%s\" IS NULL THEN 'required:%s'",
+				buf_addstr(&cse, " WHEN t.indicator_set = ");
+				add_literal(conn, &cse, is->name);
+				buf_addf(&cse, " AND s.\"%s\" IS NULL THEN 'required:%s'",
 					 c->fields[f].name, c->fields[f].name);
 			}
 		}
-		if (sql.len > 4) {
-			buf_addstr(&sql, " END");
-			buf_addf(&cond,
-				 "DELETE FROM tmisgw_stage s USING tmis.teacher t "
-				 "WHERE t.id_type = s.id_type AND t.id_number = s.id_number "
+		if (cse.len > 4) {
+			buf_addstr(&cse, " END");
+			buf_reset(&sql);
+			buf_addf(&sql,
+				 "DELETE FROM %s s USING tmis.teacher t "
+				 "WHERE %st.id_type = s.id_type AND t.id_number = s.id_number "
 				 "AND (%s) IS NOT NULL "
-				 "RETURNING s._line, s.id_type, s.id_number, %s",
-				 sql.ptr, sql.ptr);
-			if (server_rejects(conn, rj, job, cond.ptr, NULL, nrej, err))
+				 "RETURNING s.%s, s.id_type, s.id_number, %s",
+				 pl->table, pl->where, cse.ptr, pl->line, cse.ptr);
+			if (server_rejects(conn, rj, job, sql.ptr, NULL, nrej, err))
 				goto out;
 		}
 	}
-	if (new_rows_check(conn, o, rj, job, sup, nrej, err))
+	if (new_rows_check(conn, o, rj, job, sup, pl, nrej, err))
 		goto out;
 	rc = 0;
 out:
 	buf_release(&sql);
-	buf_release(&cond);
+	buf_release(&cse);
 	return rc;
 }
 
+/* Column list of the supplied fields: "a", "b", ... */
+static void supplied_cols(const struct category_def *c, const unsigned char *sup,
+			  struct buf *cols)
+{
+	for (size_t f = 0; f < c->nfields; f++) {
+		if (!sup[f])
+			continue;
+		if (cols->len)
+			buf_addstr(cols, ", ");
+		add_ident(cols, c->fields[f].name);
+	}
+}
+
+/* Merge the staging table into the target: a plain INSERT when the target
+ * is empty (direct path leftovers), else INSERT ... ON CONFLICT DO UPDATE
+ * only where something differs, counting inserts and updates. */
 static int merge_stage(PGconn *conn, const struct file_job *job,
-		       const unsigned char *sup, long long load_id,
+		       const unsigned char *sup, long long load_id, int empty,
 		       long long staged, struct load_counts *cnt,
 		       struct tmerr *err)
 {
@@ -488,16 +545,24 @@ static int merge_stage(PGconn *conn, const struct file_job *job,
 	size_t f, k, nonkey = 0;
 	PGresult *r;
 
-	for (f = 0; f < c->nfields; f++) {
-		if (!sup[f])
-			continue;
-		if (cols.len)
-			buf_addstr(&cols, ", ");
-		add_ident(&cols, c->fields[f].name);
-		nonkey += !c->fields[f].key;
+	supplied_cols(c, sup, &cols);
+	for (f = 0; f < c->nfields; f++)
+		nonkey += sup[f] && !c->fields[f].key;
+	if (empty) {
+		buf_addf(&sql, "INSERT INTO tmis.\"%s\" (%s, load_id, src_line) "
+			       "SELECT %s, %lld, _line FROM tmisgw_stage",
+			 c->name, cols.ptr, cols.ptr, load_id);
+		r = PQexec(conn, sql.ptr);
+		buf_release(&sql);
+		buf_release(&cols);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			return db_fail(conn, r, err, "inserting staged rows");
+		cnt->inserted += atoll(PQcmdTuples(r));
+		PQclear(r);
+		return 0;
 	}
-	buf_addf(&sql, "WITH m AS (INSERT INTO tmis.\"%s\" AS t (%s, load_id) "
-		       "SELECT %s, %lld FROM tmisgw_stage ON CONFLICT (",
+	buf_addf(&sql, "WITH m AS (INSERT INTO tmis.\"%s\" AS t (%s, load_id, src_line) "
+		       "SELECT %s, %lld, _line FROM tmisgw_stage ON CONFLICT (",
 		 c->name, cols.ptr, cols.ptr, load_id);
 	for (k = 0; k < c->nkeys; k++)
 		buf_addf(&sql, "%s\"%s\"", k ? ", " : "", c->fields[c->keys[k]].name);
@@ -509,7 +574,7 @@ static int merge_stage(PGconn *conn, const struct file_job *job,
 			if (sup[f] && !c->fields[f].key)
 				buf_addf(&sql, "\"%s\" = EXCLUDED.\"%s\", ",
 					 c->fields[f].name, c->fields[f].name);
-		buf_addstr(&sql, "load_id = EXCLUDED.load_id, "
+		buf_addstr(&sql, "load_id = EXCLUDED.load_id, src_line = EXCLUDED.src_line, "
 				 "change_no = nextval('tmis.change_no_seq'), "
 				 "updated_at = now() WHERE ROW(");
 		for (f = 0, k = 0; f < c->nfields; f++)
@@ -538,14 +603,89 @@ static int merge_stage(PGconn *conn, const struct file_job *job,
 	return 0;
 }
 
-static int put_copy(PGconn *conn, struct buf *b, struct tmerr *err)
+static int put_copy(PGconn *conn, const char *data, size_t n, struct tmerr *err)
 {
-	if (PQputCopyData(conn, b->ptr, (int)b->len) != 1)
+	if (PQputCopyData(conn, data, (int)n) != 1)
 		return db_fail(conn, NULL, err, "sending rows");
-	buf_reset(b);
 	return 0;
 }
 
+static int start_copy(PGconn *conn, const char *sql, struct tmerr *err)
+{
+	PGresult *r = PQexec(conn, sql);
+
+	if (PQresultStatus(r) != PGRES_COPY_IN)
+		return db_fail(conn, r, err, "starting COPY");
+	PQclear(r);
+	return 0;
+}
+
+static int end_copy(PGconn *conn, long long *rows, struct tmerr *err)
+{
+	PGresult *r;
+
+	if (PQputCopyEnd(conn, NULL) != 1)
+		return db_fail(conn, NULL, err, "finishing COPY");
+	r = PQgetResult(conn);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		return db_fail(conn, r, err, "loading rows");
+	if (rows)
+		*rows = atoll(PQcmdTuples(r));
+	PQclear(r);
+	while ((r = PQgetResult(conn)))
+		PQclear(r);
+	return 0;
+}
+
+/* Send a spool file (COPY text lines) as the data of a COPY already begun. */
+static int copy_spool(PGconn *conn, FILE *f, struct tmerr *err)
+{
+	char chunk[65536];
+	size_t n;
+
+	if (fflush(f) || fseek(f, 0, SEEK_SET))
+		return tmerr_set(err, TMERR_SYS, "cannot read the row spool: %s",
+				 strerror(errno));
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (put_copy(conn, chunk, n, err))
+			return -1;
+	return 0;
+}
+
+/* Lock the target against other writers until commit and tell whether it
+ * is empty, which allows the direct path. */
+static int target_empty(PGconn *conn, const struct category_def *c, int *empty,
+			struct tmerr *err)
+{
+	char sql[256];
+	PGresult *r;
+
+	snprintf(sql, sizeof(sql),
+		 "LOCK TABLE tmis.\"%s\" IN SHARE ROW EXCLUSIVE MODE", c->name);
+	if (exec_ok(conn, sql, err, "locking the target table"))
+		return -1;
+	snprintf(sql, sizeof(sql), "SELECT EXISTS (SELECT 1 FROM tmis.\"%s\")", c->name);
+	r = PQexec(conn, sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		return db_fail(conn, r, err, "inspecting the target table");
+	*empty = PQgetvalue(r, 0, 0)[0] == 'f';
+	PQclear(r);
+	return 0;
+}
+
+#define BLOOM_BITS ((size_t)1 << 27) /* 16 MiB */
+#define BLOOM_K 6
+
+/*
+ * One file. Rows are mapped and checked on the client, then:
+ *  - staged path: all rows COPY into a temp staging table; duplicates and
+ *    cross-table checks run there; one merge writes the target.
+ *  - direct path (the target is empty, as in a first load): rows whose key a
+ *    fixed-size Bloom filter has certainly not seen COPY straight into the
+ *    target, with their line in src_line; the few that may repeat a key
+ *    wait in a spool, are staged afterwards and checked against the target.
+ *    Cross-table checks then run on this load's rows in the target.
+ */
 static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 		    struct file_job *job, struct load_result *res,
 		    struct tmerr *err)
@@ -558,17 +698,24 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 	struct adapter_opts ao;
 	struct adapter_handle *h = NULL;
 	const char *const *names;
-	size_t nnames, f;
+	size_t nnames, f, k;
 	unsigned char sup[MAP_MAX_FIELDS] = { 0 };
-	struct buf sql = BUF_INIT(SQL_CAP), copy = BUF_INIT(COPY_CHUNK + ADAPTER_RECORD_CAP * 2);
+	struct buf sql = BUF_INIT(SQL_CAP), cols = BUF_INIT(SQL_CAP);
+	struct buf copy = BUF_INIT(COPY_CHUNK + ADAPTER_RECORD_CAP * 2);
+	struct buf line = BUF_INIT(ADAPTER_RECORD_CAP * 2);
 	struct checker ck;
 	struct row row;
 	struct record rec;
 	struct ymd today;
 	struct progress pg = { 0 };
+	struct place pl = { 0 };
+	struct load_counts spooled = { 0 };
+	struct bloom *bloom = NULL;
+	FILE *spool = NULL;
 	struct stat st;
-	long long staged = 0, nrej = 0;
-	int rc = -1, arc, copying = 0;
+	char target[96], tail[48];
+	long long staged = 0, nrej = 0, copied = 0;
+	int rc = -1, arc, copying = 0, empty = 0;
 	PGresult *r;
 
 	today_ymd(&today);
@@ -595,29 +742,36 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 		if (mf->src == SRC_CONST || mf->colidx >= 0)
 			sup[mf->field] = 1;
 	}
+	supplied_cols(c, sup, &cols);
+	snprintf(target, sizeof(target), "tmis.\"%s\"", c->name);
+	if (target_empty(conn, c, &empty, err))
+		goto out;
+	if (empty) {
+		bloom = bloom_new(BLOOM_BITS, BLOOM_K);
+		spool = tmpfile();
+		if (!bloom || !spool) {
+			tmerr_set(err, TMERR_SYS, "cannot set up the direct load: %s",
+				  strerror(errno));
+			goto out;
+		}
+	}
 
 	/* stage: same column types as the target, no indexes, no WAL */
-	buf_addstr(&sql, "CREATE TEMP TABLE tmisgw_stage ON COMMIT DROP AS SELECT "
-			 "NULL::bigint AS _line");
-	for (f = 0; f < c->nfields; f++)
-		if (sup[f])
-			buf_addf(&sql, ", \"%s\"", c->fields[f].name);
-	buf_addf(&sql, " FROM tmis.\"%s\" WITH NO DATA", c->name);
+	buf_addf(&sql, "CREATE TEMP TABLE tmisgw_stage ON COMMIT DROP AS SELECT "
+		       "NULL::bigint AS _line, %s FROM %s WITH NO DATA",
+		 cols.ptr, target);
 	if (exec_ok(conn, sql.ptr, err, "creating the staging table"))
 		goto out;
 	buf_reset(&sql);
-	buf_addstr(&sql, "COPY tmisgw_stage (_line");
-	for (f = 0; f < c->nfields; f++)
-		if (sup[f])
-			buf_addf(&sql, ", \"%s\"", c->fields[f].name);
-	buf_addstr(&sql, ") FROM STDIN");
-	r = PQexec(conn, sql.ptr);
-	if (PQresultStatus(r) != PGRES_COPY_IN) {
-		db_fail(conn, r, err, "starting COPY");
+	if (empty)
+		buf_addf(&sql, "COPY %s (%s, load_id, src_line) FROM STDIN", target,
+			 cols.ptr);
+	else
+		buf_addf(&sql, "COPY tmisgw_stage (_line, %s) FROM STDIN", cols.ptr);
+	if (start_copy(conn, sql.ptr, err))
 		goto out;
-	}
-	PQclear(r);
 	copying = 1;
+	snprintf(tail, sizeof(tail), "\t%lld\t", res->load_id);
 
 	pg.on = o->progress;
 	pg.start = pg.last = now_s();
@@ -628,6 +782,7 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 	for (;;) {
 		struct tmerr e;
 		char key[96];
+		uint64_t hk = 0;
 
 		tmerr_clear(&e);
 		arc = ad->next(h, &rec, &e);
@@ -643,7 +798,7 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 		if (arc == ADP_BAD) {
 			if (reject_add(rj, job->path, e.line ? e.line : rec.line, c->name,
 				       "", &e))
-				goto spool;
+				goto spoolerr;
 			fc.rejected++;
 			continue;
 		}
@@ -657,52 +812,103 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 		if (arc) {
 			row_teacher_key(&row, key, sizeof(key));
 			if (reject_add(rj, job->path, rec.line, c->name, key, &e))
-				goto spool;
+				goto spoolerr;
 			fc.rejected++;
 			continue;
 		}
-		buf_addf(&copy, "%ld", rec.line);
+		buf_reset(&line);
 		for (f = 0; f < c->nfields; f++) {
 			if (!sup[f])
 				continue;
-			buf_addch(&copy, '\t');
+			if (line.len)
+				buf_addch(&line, '\t');
 			if (row.len[f] == 0)
-				buf_add(&copy, "\\N", 2);
-			else if (copy_add_value(&copy, row.val[f], row.len[f]))
-				break;
+				buf_add(&line, "\\N", 2);
+			else
+				copy_add_value(&line, row.val[f], row.len[f]);
 		}
-		if (buf_addch(&copy, '\n')) {
-			tmerr_set(err, TMERR_LIMIT, "row at line %ld is too large to send",
-				  rec.line);
-			goto out;
+		if (empty)
+			for (k = 0; k < c->nkeys; k++)
+				hk = bloom_hash(hk, row.val[c->keys[k]], row.len[c->keys[k]]);
+		if (empty && bloom_add(bloom, hk)) {
+			/* may repeat an earlier key: decide on the server */
+			if (fprintf(spool, "%ld\t", rec.line) < 0 ||
+			    fwrite(line.ptr, 1, line.len, spool) != line.len ||
+			    fputc('\n', spool) == EOF)
+				goto spoolerr;
+		} else {
+			if (!empty)
+				buf_addf(&copy, "%ld\t", rec.line);
+			buf_add(&copy, line.ptr, line.len);
+			if (empty) {
+				buf_addstr(&copy, tail);
+				buf_addf(&copy, "%ld", rec.line);
+			}
+			if (buf_addch(&copy, '\n')) {
+				tmerr_set(err, TMERR_LIMIT,
+					  "row at line %ld is too large to send", rec.line);
+				goto out;
+			}
+			copied++;
 		}
 		staged++;
-		if (copy.len >= COPY_CHUNK && put_copy(conn, &copy, err))
-			goto out;
+		if (copy.len >= COPY_CHUNK) {
+			if (put_copy(conn, copy.ptr, copy.len, err))
+				goto out;
+			buf_reset(&copy);
+		}
 	}
 	progress_draw(&pg, fc.read, ci.bytes, 1);
-	if (copy.len && put_copy(conn, &copy, err))
+	if (copy.len && put_copy(conn, copy.ptr, copy.len, err))
 		goto out;
 	copying = 0;
-	if (PQputCopyEnd(conn, NULL) != 1) {
-		db_fail(conn, NULL, err, "finishing COPY");
+	if (end_copy(conn, NULL, err))
 		goto out;
-	}
-	r = PQgetResult(conn);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		db_fail(conn, r, err, "loading rows into the staging table");
-		goto out;
-	}
-	PQclear(r);
-	while ((r = PQgetResult(conn)))
-		PQclear(r);
 
-	if (stage_checks(conn, o, rj, job, sup, &nrej, err))
-		goto out;
+	/* fresh rows have no statistics yet; without them the checks below
+	 * can get nested-loop plans that are quadratic in practice */
+	if (staged > 10000) {
+		buf_reset(&sql);
+		buf_addf(&sql, "ANALYZE %s", empty ? target : "tmisgw_stage");
+		if (exec_ok(conn, sql.ptr, err, "analyzing the loaded rows"))
+			goto out;
+	}
+	if (empty) {
+		/* the rows that may repeat a key go through the staging table */
+		pl.table = target;
+		pl.line = "src_line";
+		pl.direct = 1;
+		snprintf(pl.where, sizeof(pl.where), "s.load_id = %lld AND ",
+			 res->load_id);
+		if (staged > copied) {
+			buf_reset(&sql);
+			buf_addf(&sql, "COPY tmisgw_stage (_line, %s) FROM STDIN", cols.ptr);
+			if (start_copy(conn, sql.ptr, err))
+				goto out;
+			copying = 1;
+			if (copy_spool(conn, spool, err))
+				goto out;
+			copying = 0;
+			if (end_copy(conn, NULL, err))
+				goto out;
+			if (dup_checks(conn, rj, job, target, &nrej, err) ||
+			    merge_stage(conn, job, sup, res->load_id, 1, 0, &spooled, err))
+				goto out;
+		}
+		if (row_checks(conn, o, rj, job, sup, &pl, &nrej, err))
+			goto out;
+		/* every reject found on the server removed a row sent */
+		fc.inserted = staged - nrej;
+	} else {
+		pl.table = "tmisgw_stage";
+		pl.line = "_line";
+		if (dup_checks(conn, rj, job, NULL, &nrej, err) ||
+		    row_checks(conn, o, rj, job, sup, &pl, &nrej, err))
+			goto out;
+		if (merge_stage(conn, job, sup, res->load_id, 0, staged - nrej, &fc, err))
+			goto out;
+	}
 	fc.rejected += nrej;
-	staged -= nrej;
-	if (merge_stage(conn, job, sup, res->load_id, staged, &fc, err))
-		goto out;
 	if (rejects_flush(conn, rj, err))
 		goto out;
 	if (exec_ok(conn, "DROP TABLE tmisgw_stage", err, "dropping the staging table"))
@@ -722,8 +928,8 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 		goto out;
 	rc = 0;
 	goto out;
-spool:
-	tmerr_set(err, TMERR_SYS, "cannot write the reject spool: %s", strerror(errno));
+spoolerr:
+	tmerr_set(err, TMERR_SYS, "cannot write a spool file: %s", strerror(errno));
 out:
 	if (copying) {
 		/* abandon the COPY; the transaction is rolled back by the caller */
@@ -740,12 +946,15 @@ out:
 		ad->close(h);
 	input_close_file(&in);
 	row_release(&row);
+	bloom_free(bloom);
+	if (spool)
+		fclose(spool);
 	buf_release(&sql);
+	buf_release(&cols);
 	buf_release(&copy);
+	buf_release(&line);
 	return rc;
 }
-
-/* ---- the whole load ------------------------------------------------------ */
 
 static int job_cmp(const void *a, const void *b)
 {
@@ -831,7 +1040,9 @@ int load_files(PGconn *conn, const struct load_opts *o, struct load_result *res,
 		}
 		fputs("file,line,category,teacher_key,field,rule,value,message\n", rj.csv);
 	}
-	if (exec_ok(conn, "BEGIN", err, "starting the load transaction"))
+	/* staging lives in temp tables: give them room before the first one */
+	if (exec_ok(conn, "SET temp_buffers = '256MB'", err, "configuring the session") ||
+	    exec_ok(conn, "BEGIN", err, "starting the load transaction"))
 		goto out;
 	in_tx = 1;
 	buf_addstr(&sql, "INSERT INTO tmis.load_run (status, files, max_reject_rate) "

@@ -140,7 +140,7 @@ t_before=$(pg_sql 'select count(*) from tmis.training')
 "$T" load --no-progress "$W/big/teacher.csv" "$W/big/training.csv" >"$W/out12" 2>&1 &
 pid=$!
 i=0
-while [ $i -lt 200 ] && ! pg_sql "select 1 from pg_stat_activity where query like 'COPY tmisgw_stage%'" | grep -q 1; do
+while [ $i -lt 200 ] && ! pg_sql "select 1 from pg_stat_activity where query like 'COPY %'" | grep -q 1; do
 	sleep 0.05
 	i=$((i + 1))
 done
@@ -160,7 +160,7 @@ sed 's/,13[0-9]\{9\},/,13312345678,/' "$W/big/teacher.csv" >"$W/big2.csv"
 "$T" load --no-progress --category teacher "$W/big2.csv" >"$W/out14" 2>&1 &
 pid=$!
 i=0
-while [ $i -lt 200 ] && ! pg_sql "select 1 from pg_stat_activity where query like 'COPY tmisgw_stage%'" | grep -q 1; do
+while [ $i -lt 200 ] && ! pg_sql "select 1 from pg_stat_activity where query like 'COPY %'" | grep -q 1; do
 	sleep 0.05
 	i=$((i + 1))
 done
