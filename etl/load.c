@@ -462,6 +462,7 @@ static int row_checks(PGconn *conn, const struct load_opts *o,
 	const struct category_def *c = job->cat;
 	const struct defs *d = o->defs;
 	struct buf cse = BUF_INIT(SQL_CAP), sql = BUF_INIT(SQL_CAP);
+	struct buf sets = BUF_INIT(SQL_CAP);
 	struct checker ck;
 	struct ymd today;
 	size_t s, f;
@@ -480,14 +481,14 @@ static int row_checks(PGconn *conn, const struct load_opts *o,
 		buf_addstr(&cse, "CASE");
 		for (s = 0; s < d->nsets; s++) {
 			const struct indicator_set *is = &d->sets[s];
+			size_t before = cse.len;
 
 			if (!is->applicable[c->index]) {
 				buf_addstr(&cse, " WHEN t.indicator_set = ");
 				add_literal(conn, &cse, is->name);
 				buf_addstr(&cse, " THEN 'not_applicable'");
-				continue;
 			}
-			for (f = 0; f < c->nfields; f++) {
+			for (f = 0; is->applicable[c->index] && f < c->nfields; f++) {
 				if (!is->required[c->index][f] || ck.required[f] ||
 				    !sup[f])
 					continue;
@@ -496,16 +497,21 @@ static int row_checks(PGconn *conn, const struct load_opts *o,
 				buf_addf(&cse, " AND s.\"%s\" IS NULL THEN 'required:%s'",
 					 c->fields[f].name, c->fields[f].name);
 			}
+			/* only teachers of these sets need joining */
+			if (cse.len > before) {
+				buf_addstr(&sets, sets.len ? ", " : "");
+				add_literal(conn, &sets, is->name);
+			}
 		}
 		if (cse.len > 4) {
 			buf_addstr(&cse, " END");
 			buf_reset(&sql);
 			buf_addf(&sql,
 				 "DELETE FROM %s s USING tmis.teacher t "
-				 "WHERE %st.id_type = s.id_type AND t.id_number = s.id_number "
-				 "AND (%s) IS NOT NULL "
+				 "WHERE %st.indicator_set IN (%s) AND t.id_type = s.id_type "
+				 "AND t.id_number = s.id_number AND (%s) IS NOT NULL "
 				 "RETURNING s.%s, s.id_type, s.id_number, %s",
-				 pl->table, pl->where, cse.ptr, pl->line, cse.ptr);
+				 pl->table, pl->where, sets.ptr, cse.ptr, pl->line, cse.ptr);
 			if (server_rejects(conn, rj, job, sql.ptr, NULL, nrej, err))
 				goto out;
 		}
@@ -516,6 +522,7 @@ static int row_checks(PGconn *conn, const struct load_opts *o,
 out:
 	buf_release(&sql);
 	buf_release(&cse);
+	buf_release(&sets);
 	return rc;
 }
 
@@ -1042,6 +1049,7 @@ int load_files(PGconn *conn, const struct load_opts *o, struct load_result *res,
 	}
 	/* staging lives in temp tables: give them room before the first one */
 	if (exec_ok(conn, "SET temp_buffers = '256MB'", err, "configuring the session") ||
+	    exec_ok(conn, "SET work_mem = '256MB'", err, "configuring the session") ||
 	    exec_ok(conn, "BEGIN", err, "starting the load transaction"))
 		goto out;
 	in_tx = 1;

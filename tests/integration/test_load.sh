@@ -114,6 +114,14 @@ is "local values translated" \
 	"$(pg_sql "select gender||ethnicity||political_status||birth_date||work_start_month||school_join_month from tmis.teacher where id_number = '410105197203153919'")" \
 	"101011972-03-151993-082001-09"
 
+# ---- rules that need the teacher's indicator set ---------------------------
+"$T" load --no-progress --reject-file "$W/rej_kg.csv" --category teacher "$D/teacher_kg.csv" >/dev/null 2>&1
+"$T" load --no-progress --reject-file "$W/rej_kg.csv" "$D/exchange_rotation.csv" >"$W/out_kg" 2>&1
+is "exchange rotation loads" "$?" 0
+like "one rotation loads, two are rejected" "$(cat "$W/out_kg")" 'exchange_rotation +3 +1 +0 +0 +2'
+like "a kindergarten teacher's rotation does not apply" "$(cat "$W/rej_kg.csv")" '"not_applicable"'
+like "a rotation without its destination is rejected" "$(cat "$W/rej_kg.csv")" '"to_school_code","required"'
+
 # ---- several files, one transaction ---------------------------------------
 n_before=$(pg_sql 'select count(*) from tmis.teacher')
 sed 's/^1,410105198003130119,张伟/1,410105198003130119,张伟伟/' "$D/teacher.csv" >"$W/t2.csv"
