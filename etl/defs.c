@@ -161,6 +161,13 @@ static int load_codeset(struct codeset *cs, const char *path, const char *name,
 				  "expected \"code<TAB>label\"");
 			goto fail;
 		}
+		for (i = 0; i < cs->ncodes; i++)
+			if (!strcmp(cs->codes[i].code, f[0])) {
+				tmerr_where(err, path, l.lineno, 1);
+				tmerr_set(err, TMERR_MAPPING,
+					  "code \"%s\" listed twice", f[0]);
+				goto fail;
+			}
 		if (grow((void **)&cs->codes, &alloc, cs->ncodes,
 			 sizeof(*cs->codes), err))
 			goto fail;
@@ -179,13 +186,6 @@ static int load_codeset(struct codeset *cs, const char *path, const char *name,
 		goto fail;
 	fclose(l.f);
 	qsort(cs->codes, cs->ncodes, sizeof(*cs->codes), code_cmp);
-	for (i = 1; i < cs->ncodes; i++)
-		if (!strcmp(cs->codes[i].code, cs->codes[i - 1].code)) {
-			tmerr_where(err, path, 0, 0);
-			return tmerr_set(err, TMERR_MAPPING,
-					 "code \"%s\" listed twice",
-					 cs->codes[i].code);
-		}
 	return 0;
 fail:
 	fclose(l.f);
@@ -582,6 +582,7 @@ int defs_load(struct defs **out, const char *dir, struct tmerr *err)
 	}
 	free_names(names, n);
 	names = NULL;
+	n = 0;
 
 	snprintf(path, sizeof(path), "%s/schema.tsv", dir);
 	if (load_schema(d, path, err))

@@ -231,6 +231,10 @@ static int compile_field(struct mapping *m, char *line, long lineno,
 	mf->colidx = -1;
 	if (!strcmp(tok[2], "col") || !strcmp(tok[2], "col?")) {
 		mf->src = tok[2][3] ? SRC_COLOPT : SRC_COL;
+		if (mf->src == SRC_COLOPT && m->cat->fields[fi].key)
+			return perr(err, m->path, lineno,
+				    "key field \"%s\" cannot come from an optional column",
+				    tok[1]);
 		mf->col = dupstr(tok[3]);
 	} else if (!strcmp(tok[2], "pos")) {
 		char *e;
@@ -345,7 +349,7 @@ int mapping_load(struct mapping **out, const char *path, const struct defs *d,
 	size_t npend = 0, i;
 	struct maptab *cur = NULL;
 	char line[MAP_MAX_LINE];
-	long lineno = 0;
+	long lineno = 0, catline = 0;
 	FILE *f;
 	int rc = -1;
 
@@ -478,6 +482,7 @@ int mapping_load(struct mapping **out, const char *path, const struct defs *d,
 			m->encoding = dupstr(tok[1]);
 		} else if (!strcmp(tok[0], "category")) {
 			m->cat = defs_category(d, tok[1]);
+			catline = lineno;
 			if (!m->cat) {
 				perr(err, path, lineno, "unknown category \"%s\"", tok[1]);
 				goto done;
@@ -537,7 +542,8 @@ int mapping_load(struct mapping **out, const char *path, const struct defs *d,
 		for (size_t j = 0; j < m->nfields; j++)
 			found |= m->fields[j].field == k;
 		if (!found) {
-			perr(err, path, 0, "key field \"%s\" of \"%s\" is not mapped",
+			perr(err, path, catline,
+			     "key field \"%s\" of \"%s\" is not mapped",
 			     m->cat->fields[k].name, m->cat->name);
 			goto done;
 		}
@@ -841,7 +847,8 @@ int row_map(struct row *r, const struct mapping *m, const struct record *rec,
 				else
 					snprintf(tmp, sizeof(tmp), "%04d-%02d", t.y, t.m);
 				if (put_scratch(r, fi, tmp, strlen(tmp), &offs[fi]))
-					return -1;
+					return reject(err, fd, "field_too_long", v, n,
+						      "value too long");
 				v = r->scratch.ptr + offs[fi];
 				n = strlen(tmp);
 				break;
@@ -876,7 +883,8 @@ int row_map(struct row *r, const struct mapping *m, const struct record *rec,
 				if (!n || codeset_valid(x->cs, v, n))
 					break;
 				if (put_scratch(r, fi, v, n, &offs[fi]))
-					return -1;
+					return reject(err, fd, "field_too_long", v, n,
+						      "value too long");
 				o = codeset_by_label(x->cs, r->scratch.ptr + offs[fi]);
 				buf_setlen(&r->scratch, offs[fi]);
 				if (!o)

@@ -1,0 +1,330 @@
+#!/bin/sh
+# bench.sh: `make bench` — tmisgw load against psql \copy and pgloader, run
+# side by side in one private cluster so that only the ratios matter.
+#
+#   BENCH_TEACHERS=N   teachers in the sample (default 1000000)
+#   BENCH_REPS=R       repetitions of each contender (default 3; medians)
+#   BENCH_ALL=0        skip the all-categories comparison (the slowest part)
+#   BENCH_STRICT=1     exit 1 when a target is missed (default: report only)
+#   TMISGW_BIN         binary to measure (default ./tmisgw)
+#
+# Every contender loads into an empty schema (DROP SCHEMA tmis CASCADE, then
+# tmisgw db migrate, then CHECKPOINT) with the same tables, indexes and
+# constraints and the same server settings. The binary is copied first, so a
+# rebuild during the run changes nothing. The samples, logs and the cluster
+# live in temp directories removed at exit. Exits 1 when a contender
+# fails outright (with its log on stderr).
+cd "$(dirname "$0")/.." || exit 1
+. tests/lib/pg.sh
+
+N=${BENCH_TEACHERS:-1000000}
+REPS=${BENCH_REPS:-3}
+T=${TMISGW_BIN:-$(pwd)/tmisgw}
+case $N in ''|*[!0-9]*) echo "bench: BENCH_TEACHERS must be a number" >&2; exit 2;; esac
+case $REPS in ''|*[!0-9]*|0) echo "bench: BENCH_REPS must be a positive number" >&2; exit 2;; esac
+[ "$N" -ge 10 ] || { echo "bench: BENCH_TEACHERS must be at least 10" >&2; exit 2; }
+[ -x "$T" ] || { echo "bench: no binary at $T (run make tmisgw)" >&2; exit 1; }
+N10=$((N / 10))
+
+W=$(mktemp -d /tmp/tmisgw-bench.XXXXXX) || exit 1
+cleanup()
+{
+	pg_stop
+	rm -rf "$W"
+}
+trap 'cleanup' EXIT
+trap 'cleanup; trap - EXIT; exit 130' INT
+trap 'cleanup; trap - EXIT; exit 143' TERM
+
+# measure a snapshot: a rebuild during the run must not change the contender
+cp "$T" "$W/tmisgw" || exit 1
+T=$W/tmisgw
+
+say()
+{
+	printf '%s\n' "$*" >&2
+}
+
+die()
+{
+	say "bench: $1"
+	[ -n "${2:-}" ] && [ -f "$2" ] && tail -n 30 "$2" >&2
+	exit 1
+}
+
+# ---- tools ----------------------------------------------------------------
+apt_install()
+{
+	[ "$(id -u)" = 0 ] || return 1
+	say "bench: installing $1"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >"$W/apt.log" 2>&1 && return 0
+	apt-get update -qq >/dev/null 2>&1
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >"$W/apt.log" 2>&1
+}
+
+TIME_BIN=/usr/bin/time
+[ -x "$TIME_BIN" ] || apt_install time || TIME_BIN=
+[ -n "$TIME_BIN" ] || say "bench: /usr/bin/time is missing (apt-get install time): no peak RSS"
+
+PGLOADER=$(command -v pgloader 2>/dev/null)
+if [ -z "$PGLOADER" ] && apt_install pgloader; then
+	PGLOADER=$(command -v pgloader 2>/dev/null)
+fi
+[ -n "$PGLOADER" ] || say "bench: pgloader is missing and cannot be installed (apt-get install pgloader): skipping it"
+
+# timed LOG CMD...: runs CMD with its output in LOG; sets secs (wall clock)
+# and rss_kb (peak RSS, "n/a" without /usr/bin/time); returns CMD's status.
+timed()
+{
+	_log=$1
+	shift
+	_t0=$(date +%s.%N)
+	if [ -n "$TIME_BIN" ]; then
+		"$TIME_BIN" -o "$W/time.out" -f %M "$@" >"$_log" 2>&1
+	else
+		"$@" >"$_log" 2>&1
+	fi
+	_rc=$?
+	_t1=$(date +%s.%N)
+	secs=$(awk -v a="$_t0" -v b="$_t1" 'BEGIN { printf "%.3f", b - a }')
+	rss_kb=n/a
+	[ -n "$TIME_BIN" ] && rss_kb=$(tail -n 1 "$W/time.out")
+	return $_rc
+}
+
+# median V...: the median of numbers (mean of the middle two for an even count)
+median()
+{
+	printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+		END { if (NR % 2) print v[(NR + 1) / 2];
+		      else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+maxof()
+{
+	printf '%s\n' "$@" | sort -g | tail -n 1
+}
+
+calc()
+{
+	awk "BEGIN { printf \"%.2f\", $1 }"
+}
+
+# fresh: an empty schema with every table, index and constraint, checkpointed
+# so that no contender pays for the previous one's dirty buffers.
+fresh()
+{
+	pg_sql "SET client_min_messages = warning; DROP SCHEMA IF EXISTS tmis CASCADE" &&
+		"$T" db migrate >"$W/migrate.log" 2>&1 &&
+		pg_sql "CHECKPOINT" ||
+		die "cannot recreate the schema" "$W/migrate.log"
+}
+
+count_teachers()
+{
+	pg_sql "SELECT count(*) FROM tmis.teacher"
+}
+
+# tm_load NAME FILE...: tmisgw load with timing; dies on failure
+tm_load()
+{
+	_name=$1
+	shift
+	timed "$W/$_name.log" "$T" load --no-progress --reject-file "$W/$_name.rej" "$@" ||
+		die "tmisgw load ($_name) failed" "$W/$_name.log"
+}
+
+# rows_read LOG: the "read" column of the summary's total line
+rows_read()
+{
+	awk '$1 == "total" { print $2; exit }' "$1"
+}
+
+# ---- samples ----------------------------------------------------------------
+say "bench: generating samples of $N and $N10 teachers (clean) and $N (1 % dirty) in $W"
+"$T" sample --teachers "$N" --province 41 --dirty 0 --out "$W/clean" >"$W/sample.log" 2>&1 ||
+	die "tmisgw sample failed" "$W/sample.log"
+"$T" sample --teachers "$N10" --province 41 --dirty 0 --out "$W/tenth" >"$W/sample.log" 2>&1 ||
+	die "tmisgw sample failed" "$W/sample.log"
+"$T" sample --teachers "$N" --province 41 --dirty 0.01 --out "$W/dirty" >"$W/sample.log" 2>&1 ||
+	die "tmisgw sample failed" "$W/sample.log"
+for f in "$W"/tenth/*.csv "$W"/dirty/*.csv; do
+	case $f in */teacher.csv) ;; *) rm -f "$f";; esac
+done
+CSV=$W/clean/teacher.csv
+COLS=$(head -n 1 "$CSV")
+TOTAL_ROWS=$(cat "$W"/clean/*.csv | wc -l)
+TOTAL_ROWS=$((TOTAL_ROWS - $(ls "$W"/clean/*.csv | wc -l)))
+
+# ---- server -----------------------------------------------------------------
+pg_start || exit 1
+SETTINGS=$(pg_sql "SELECT string_agg(name || '=' || current_setting(name), ' ' ORDER BY name)
+	FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes',
+	'shared_buffers', 'max_wal_size', 'wal_level', 'autovacuum', 'maintenance_work_mem', 'work_mem')")
+PGVER=$(pg_sql "SHOW server_version")
+
+# pgloader command file: the same columns into the same table over the socket
+if [ -n "$PGLOADER" ]; then
+	cat >"$W/teacher.load" <<EOF
+LOAD CSV
+     FROM '$CSV' WITH ENCODING utf-8 ($COLS)
+     INTO postgresql://$PGUSER@unix:$PGHOST:$PGPORT/$PGDATABASE
+     TARGET TABLE tmis.teacher ($COLS)
+     WITH skip header = 1,
+          fields terminated by ',',
+          fields optionally enclosed by '"',
+          fields escaped by double-quote;
+EOF
+	mkdir -p "$W/pgloader"
+fi
+
+# ---- teacher.csv: tmisgw, reload, \copy, dirty, pgloader, alternating --------
+t_load= t_reload= t_copy= t_dirty= t_pgl= rss_n= rss_n10=
+r=1
+while [ "$r" -le "$REPS" ]; do
+	say "bench: round $r of $REPS"
+
+	fresh
+	tm_load load "$CSV"
+	t_load="$t_load $secs"
+	first=$secs
+	rss_n="$rss_n $rss_kb"
+	[ "$(count_teachers)" = "$N" ] || die "tmisgw load stored $(count_teachers) of $N teachers" "$W/load.log"
+	tm_load reload "$CSV"
+	t_reload="$t_reload $secs"
+	say "  tmisgw load $first s ($(rows_read "$W/load.log") rows), reload $secs s"
+
+	fresh
+	timed "$W/copy.log" "$PSQL" -X -q -v ON_ERROR_STOP=1 \
+		-c "\\copy tmis.teacher ($COLS) FROM '$CSV' WITH (FORMAT csv, HEADER true)" ||
+		die "psql \\copy failed" "$W/copy.log"
+	t_copy="$t_copy $secs"
+	[ "$(count_teachers)" = "$N" ] || die "psql \\copy stored $(count_teachers) of $N teachers"
+	say "  psql \\copy $secs s"
+
+	fresh
+	tm_load dirty "$W/dirty/teacher.csv"
+	t_dirty="$t_dirty $secs"
+	dirty_read=$(rows_read "$W/dirty.log")
+	say "  tmisgw load (1 % dirty) $secs s ($dirty_read rows, $(($(wc -l <"$W/dirty.rej") - 1)) rejected)"
+
+	if [ -n "$PGLOADER" ]; then
+		fresh
+		if timed "$W/pgloader.log" "$PGLOADER" --root-dir "$W/pgloader" \
+			--logfile "$W/pgloader/pgloader.log" "$W/teacher.load" &&
+			[ "$(count_teachers)" = "$N" ]; then
+			t_pgl="$t_pgl $secs"
+			say "  pgloader $secs s"
+		else
+			say "bench: pgloader failed or stored $(count_teachers) of $N teachers; skipping it:"
+			tail -n 20 "$W/pgloader.log" >&2
+			PGLOADER=
+		fi
+	fi
+
+	fresh
+	tm_load tenth "$W/tenth/teacher.csv"
+	rss_n10="$rss_n10 $rss_kb"
+	say "  peak RSS: $N rows ${rss_n##* } KB, $N10 rows $rss_kb KB"
+	r=$((r + 1))
+done
+
+# ---- every category: tmisgw load DIR/*.csv vs one \copy per file --------------
+t_all= t_allcopy= all_rej=
+if [ "${BENCH_ALL:-1}" != 0 ]; then
+	say "bench: all categories ($TOTAL_ROWS rows)"
+	for f in "$W"/clean/*.csv; do
+		printf '\\copy tmis.%s (%s) FROM '\''%s'\'' WITH (FORMAT csv, HEADER true)\n' \
+			"$(basename "$f" .csv)" "$(head -n 1 "$f")" "$f"
+	done >"$W/copy_all.sql"
+	fresh
+	tm_load all "$W"/clean/*.csv
+	t_all=$secs
+	rss_all=$rss_kb
+	all_rej=$(awk '$1 == "total" { print $NF; exit }' "$W/all.log")
+	say "  tmisgw load $secs s (peak RSS $rss_kb KB, $all_rej rejected)"
+	fresh
+	timed "$W/copy_all.log" "$PSQL" -X -q -v ON_ERROR_STOP=1 -f "$W/copy_all.sql" ||
+		die "psql \\copy of every file failed" "$W/copy_all.log"
+	t_allcopy=$secs
+	say "  psql \\copy $secs s"
+fi
+
+# ---- report -------------------------------------------------------------------
+fails=0
+row()
+{
+	# metric tmisgw other ratio target verdict
+	printf '%-28s %10s %10s %7s  %-14s %s\n' "$@"
+}
+# verdict EXPR [info]: sets v to PASS or FAIL; counts failures unless info
+verdict()
+{
+	if awk "BEGIN { exit !($1) }"; then
+		v=PASS
+	else
+		[ "${2:-}" = info ] || fails=$((fails + 1))
+		v=FAIL
+	fi
+}
+
+m_load=$(median $t_load)
+m_reload=$(median $t_reload)
+m_copy=$(median $t_copy)
+m_dirty=$(median $t_dirty)
+
+echo
+echo "tmisgw bench: $N teachers ($N10 for the RSS baseline), $REPS rounds, medians"
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo) RAM, $(uname -sr)"
+echo "server:  PostgreSQL $PGVER, private cluster (tests/lib/pg.sh): $SETTINGS"
+printf '%s\n' "times:   tmisgw load [$t_load ]  reload [$t_reload ]  \\copy [$t_copy ]" \
+	"         tmisgw dirty [$t_dirty ]  pgloader [${t_pgl:- skipped} ]"
+echo
+row metric tmisgw other ratio target result
+r=$(calc "$m_load / $m_copy")
+verdict "$r <= 1.5"
+row 'teacher.csv vs psql \copy' "$m_load s" "$m_copy s" "$r" '<= 1.5' "$v"
+if [ -n "$t_pgl" ]; then
+	m_pgl=$(median $t_pgl)
+	r=$(calc "$m_pgl / $m_load")
+	verdict "$r >= 6"
+	row 'pgloader vs tmisgw' "$m_load s" "$m_pgl s" "$r" '>= 6' "$v"
+else
+	row 'pgloader vs tmisgw' "$m_load s" '-' '-' '>= 6' 'SKIPPED (no pgloader)'
+fi
+r=$(calc "$m_reload / $m_load")
+verdict "$r <= 2"
+row 'reload vs first load' "$m_reload s" "$m_load s" "$r" '<= 2' "$v"
+if [ -n "$TIME_BIN" ]; then
+	pn=$(maxof $rss_n)
+	pt=$(maxof $rss_n10)
+	mb=$(calc "$pn / 1024")
+	r=$(calc "$pn / $pt")
+	verdict "$mb <= 64 && $r <= 1.10"
+	row "peak RSS $N vs $N10" "$mb MB" "$(calc "$pt / 1024") MB" "$r" '<= 64 MB, 1.1' \
+		"$v"
+else
+	row "peak RSS $N vs $N10" '-' '-' '-' '<= 64 MB, 1.1' 'SKIPPED (no /usr/bin/time)'
+fi
+rc=$(awk -v n="$N" -v t="$m_load" 'BEGIN { printf "%.0f", n / t }')
+rd=$(awk -v n="${dirty_read:-$N}" -v t="$m_dirty" 'BEGIN { printf "%.0f", n / t }')
+r=$(calc "$rd / $rc")
+verdict "$r >= 0.9"
+row 'dirty 1% throughput' "$rd/s" "$rc/s" "$r" '>= 0.9' "$v"
+if [ -n "$t_all" ]; then
+	r=$(calc "$t_all / $t_allcopy")
+	verdict "$r <= 1.5" info
+	row 'all categories vs \copy' "$t_all s" "$t_allcopy s" "$r" '<= 1.5 info' "$v"
+fi
+echo
+printf '%s\n' "tmisgw column: tmisgw's figure; other: \\copy, pgloader, the first load, the" \
+	"$N10-teacher load, the clean load's rows/s. 1 % of the dirty sample's rows are invalid."
+[ -n "$t_all" ] && printf '%s\n' "all categories: $TOTAL_ROWS rows in $(ls "$W"/clean/*.csv | wc -l) files; tmisgw peak RSS $(calc "$rss_all / 1024") MB," \
+	"$all_rej rows rejected by tmisgw (\\copy checks nothing and stores them)."
+if [ "$fails" -gt 0 ]; then
+	echo "$fails target(s) missed"
+	[ "${BENCH_STRICT:-0}" = 1 ] && exit 1
+else
+	echo "every target met"
+fi
+exit 0
