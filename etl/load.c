@@ -252,15 +252,18 @@ int load_pick_mapping(const struct defs *d, const char *mapping,
 		      size_t outsz, struct tmerr *err)
 {
 	char base[256];
-	const char *slash, *dot;
+	const char *slash, *dot, *ext = "";
 
 	if (mapping) {
 		snprintf(out, outsz, "%s", mapping);
 		return 0;
 	}
+	slash = strrchr(file, '/');
+	slash = slash ? slash + 1 : file;
+	dot = strrchr(slash, '.');
+	if (dot && !strcasecmp(dot, ".xml"))
+		ext = ".xml";
 	if (!category) {
-		slash = strrchr(file, '/');
-		slash = slash ? slash + 1 : file;
 		snprintf(base, sizeof(base), "%s", slash);
 		dot = strchr(base, '.');
 		if (dot)
@@ -275,7 +278,8 @@ int load_pick_mapping(const struct defs *d, const char *mapping,
 	} else if (!defs_category(d, category)) {
 		return tmerr_set(err, TMERR_USAGE, "unknown category \"%s\"", category);
 	}
-	snprintf(out, outsz, "%s/canonical/%s.map", d->dir, category);
+	/* training.xml → canonical/training.xml.map, anything else → .map */
+	snprintf(out, outsz, "%s/canonical/%s%s.map", d->dir, category, ext);
 	return 0;
 }
 
