@@ -65,7 +65,7 @@ int db_sync_defs(PGconn *conn, const struct defs *d, long *ncodes,
 		 struct tmerr *err)
 {
 	struct buf sets = BUF_INIT(1 << 20), vals = BUF_INIT(16 << 20),
-		   reqs = BUF_INIT(4 << 20);
+		   reqs = BUF_INIT(4 << 20), effs = BUF_INIT(1 << 20);
 	int rc = -1;
 
 	*ncodes = 0;
@@ -100,6 +100,11 @@ int db_sync_defs(PGconn *conn, const struct defs *d, long *ncodes,
 				add_cell(&reqs, "required", 1);
 			}
 		}
+	for (size_t i = 0; i < d->neffects; i++) {
+		add_cell(&effs, d->effects[i].kind, 0);
+		add_cell(&effs, d->effects[i].status, 0);
+		add_cell(&effs, d->effects[i].moves_school ? "t" : "f", 1);
+	}
 	if (sets.len >= sets.cap || vals.len >= vals.cap || reqs.len >= reqs.cap) {
 		tmerr_set(err, TMERR_LIMIT, "code sets are too large to store");
 		goto out;
@@ -108,6 +113,7 @@ int db_sync_defs(PGconn *conn, const struct defs *d, long *ncodes,
 	if (run(conn, "BEGIN", err) ||
 	    run(conn, "LOCK TABLE tmis.code_set IN EXCLUSIVE MODE", err) ||
 	    run(conn, "DELETE FROM tmis.indicator_requirement", err) ||
+	    run(conn, "DELETE FROM tmis.change_kind_effect", err) ||
 	    run(conn, "DELETE FROM tmis.code_value", err) ||
 	    run(conn, "DELETE FROM tmis.code_set", err) ||
 	    copy_in(conn, "COPY tmis.code_set (name, label, standard) FROM STDIN",
@@ -116,6 +122,8 @@ int db_sync_defs(PGconn *conn, const struct defs *d, long *ncodes,
 		    &vals, err) ||
 	    copy_in(conn, "COPY tmis.indicator_requirement (set_name, category, field, requirement) FROM STDIN",
 		    &reqs, err) ||
+	    copy_in(conn, "COPY tmis.change_kind_effect (kind, status, moves_school) FROM STDIN",
+		    &effs, err) ||
 	    run(conn, "COMMIT", err))
 		goto out;
 	rc = 0;
@@ -123,5 +131,6 @@ out:
 	buf_release(&sets);
 	buf_release(&vals);
 	buf_release(&reqs);
+	buf_release(&effs);
 	return rc;
 }

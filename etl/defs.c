@@ -500,6 +500,61 @@ fail:
 	return -1;
 }
 
+/* ---- change effects ------------------------------------------------------ */
+
+static int load_effects(struct defs *d, const char *path, struct tmerr *err)
+{
+	const struct codeset *kinds = defs_codeset(d, "change_kind");
+	const struct codeset *status = defs_codeset(d, "teacher_status");
+	struct lines l;
+	size_t alloc = 0;
+	int rc;
+
+	if (!kinds || !status) {
+		tmerr_where(err, path, 0, 0);
+		return tmerr_set(err, TMERR_MAPPING,
+				 "code sets \"change_kind\" and \"teacher_status\" are needed");
+	}
+	if (lines_open(&l, path, err))
+		return -1;
+	while ((rc = lines_next(&l, err)) == 1) {
+		struct change_effect *e;
+		char *f[4];
+		int nf = split_tabs(l.buf, f, 4);
+
+		if (nf != 3 || (strcmp(f[2], "yes") && strcmp(f[2], "no"))) {
+			tmerr_where(err, path, l.lineno, 0);
+			tmerr_set(err, TMERR_MAPPING,
+				  "expected \"kind<TAB>status|-<TAB>yes|no\"");
+			goto fail;
+		}
+		if (!codeset_valid(kinds, f[0], strlen(f[0])) ||
+		    (strcmp(f[1], "-") && !codeset_valid(status, f[1], strlen(f[1])))) {
+			tmerr_where(err, path, l.lineno, 0);
+			tmerr_set(err, TMERR_MAPPING, "unknown %s \"%s\"",
+				  codeset_valid(kinds, f[0], strlen(f[0])) ?
+				  "teacher status" : "change kind",
+				  codeset_valid(kinds, f[0], strlen(f[0])) ? f[1] : f[0]);
+			goto fail;
+		}
+		if (grow((void **)&d->effects, &alloc, d->neffects,
+			 sizeof(*d->effects), err))
+			goto fail;
+		e = &d->effects[d->neffects++];
+		e->moves_school = f[2][0] == 'y';
+		if (!(e->kind = xstrdup(f[0], err)) ||
+		    (strcmp(f[1], "-") && !(e->status = xstrdup(f[1], err))))
+			goto fail;
+	}
+	if (rc < 0)
+		goto fail;
+	fclose(l.f);
+	return 0;
+fail:
+	fclose(l.f);
+	return -1;
+}
+
 /* ---- directory walking -------------------------------------------------- */
 
 static int name_cmp(const void *a, const void *b)
@@ -603,6 +658,11 @@ int defs_load(struct defs **out, const char *dir, struct tmerr *err)
 			goto fail;
 	}
 	free_names(names, n);
+	names = NULL;
+	n = 0;
+	snprintf(path, sizeof(path), "%s/change_effects.tsv", dir);
+	if (load_effects(d, path, err))
+		goto fail;
 	*out = d;
 	return 0;
 fail:
@@ -648,6 +708,11 @@ void defs_free(struct defs *d)
 		free(d->sets[i].label);
 	}
 	free(d->sets);
+	for (i = 0; i < d->neffects; i++) {
+		free(d->effects[i].kind);
+		free(d->effects[i].status);
+	}
+	free(d->effects);
 	free(d->cats);
 	free(d->dir);
 	free(d);

@@ -4,6 +4,7 @@
  *   schema.tsv            canonical categories and fields, types, keys
  *   codes/<set>.tsv       national and project code sets
  *   indicators/<set>.tsv  the seven indicator sets: applicability, required
+ *   change_effects.tsv    what each kind of teacher change event does
  *
  * defs_load() returns one immutable struct defs that owns everything it
  * points to; defs_free() releases it. Errors name the file and line.
@@ -80,6 +81,13 @@ struct indicator_set {
 	unsigned char **required;   /* [ncats][nfields] */
 };
 
+/* mappings/change_effects.tsv: what a change event does to its teacher */
+struct change_effect {
+	char *kind;        /* a change_kind code */
+	char *status;      /* a teacher_status code, or NULL */
+	int moves_school;
+};
+
 struct defs {
 	char *dir;
 	size_t ncats;
@@ -88,6 +96,8 @@ struct defs {
 	struct codeset *codesets;
 	size_t nsets;
 	struct indicator_set *sets;
+	size_t neffects;
+	struct change_effect *effects;
 };
 
 /* dir: the mappings directory (NULL: $TMISGW_MAPPINGS, else the build's). */

@@ -577,7 +577,7 @@ static int merge_stage(PGconn *conn, const struct file_job *job,
 		 c->name, cols.ptr, cols.ptr, load_id);
 	for (k = 0; k < c->nkeys; k++)
 		buf_addf(&sql, "%s\"%s\"", k ? ", " : "", c->fields[c->keys[k]].name);
-	if (!nonkey) {
+	if (!nonkey && !c->multi) {
 		buf_addstr(&sql, ") DO NOTHING RETURNING true AS ins) ");
 	} else {
 		buf_addstr(&sql, ") DO UPDATE SET ");
@@ -585,6 +585,10 @@ static int merge_stage(PGconn *conn, const struct file_job *job,
 			if (sup[f] && !c->fields[f].key)
 				buf_addf(&sql, "\"%s\" = EXCLUDED.\"%s\", ",
 					 c->fields[f].name, c->fields[f].name);
+		/* a record that comes back after being superseded is current again */
+		if (c->multi)
+			buf_addstr(&sql, "current = true, superseded_at = NULL, "
+					 "superseded_load = NULL, ");
 		buf_addstr(&sql, "load_id = EXCLUDED.load_id, src_line = EXCLUDED.src_line, "
 				 "change_no = nextval('tmis.change_no_seq'), "
 				 "updated_at = now() WHERE ROW(");
@@ -592,11 +596,15 @@ static int merge_stage(PGconn *conn, const struct file_job *job,
 			if (sup[f] && !c->fields[f].key)
 				buf_addf(&sql, "%st.\"%s\"", k++ ? ", " : "",
 					 c->fields[f].name);
+		if (c->multi)
+			buf_addf(&sql, "%st.current", k++ ? ", " : "");
 		buf_addstr(&sql, ") IS DISTINCT FROM ROW(");
 		for (f = 0, k = 0; f < c->nfields; f++)
 			if (sup[f] && !c->fields[f].key)
 				buf_addf(&sql, "%sEXCLUDED.\"%s\"", k++ ? ", " : "",
 					 c->fields[f].name);
+		if (c->multi)
+			buf_addf(&sql, "%strue", k++ ? ", " : "");
 		buf_addstr(&sql, ") RETURNING (xmax = 0) AS ins) ");
 	}
 	buf_addstr(&sql, "SELECT count(*) FILTER (WHERE ins), "
@@ -610,6 +618,41 @@ static int merge_stage(PGconn *conn, const struct file_job *job,
 	cnt->updated += atoll(PQgetvalue(r, 0, 1));
 	cnt->unchanged += staged - atoll(PQgetvalue(r, 0, 0)) -
 			  atoll(PQgetvalue(r, 0, 1));
+	PQclear(r);
+	return 0;
+}
+
+/*
+ * A full load of a category gives, for each teacher in the file, all of that
+ * teacher's current records: stored records of those teachers that the file
+ * no longer holds become history (current = false), never deleted. Teachers
+ * with a rejected row in this file (tmisgw_held) keep their records as they
+ * are, so a typo never retires a record.
+ */
+static int supersede(PGconn *conn, const struct file_job *job, long long load_id,
+		     struct load_counts *cnt, struct tmerr *err)
+{
+	const struct category_def *c = job->cat;
+	struct buf sql = BUF_INIT(SQL_CAP);
+	PGresult *r;
+	size_t k;
+
+	buf_addf(&sql, "WITH t AS (SELECT DISTINCT id_type, id_number FROM tmisgw_stage "
+		       "EXCEPT SELECT id_type, id_number FROM tmisgw_held) "
+		       "UPDATE tmis.\"%s\" x SET current = false, superseded_at = now(), "
+		       "superseded_load = %lld, change_no = nextval('tmis.change_no_seq') "
+		       "FROM t WHERE x.id_type = t.id_type AND x.id_number = t.id_number "
+		       "AND x.current AND NOT EXISTS (SELECT 1 FROM tmisgw_stage s WHERE ",
+		 c->name, load_id);
+	for (k = 0; k < c->nkeys; k++)
+		buf_addf(&sql, "%ss.\"%s\" = x.\"%s\"", k ? " AND " : "",
+			 c->fields[c->keys[k]].name, c->fields[c->keys[k]].name);
+	buf_addstr(&sql, ")");
+	r = PQexec(conn, sql.ptr);
+	buf_release(&sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		return db_fail(conn, r, err, "superseding replaced records");
+	cnt->superseded += atoll(PQcmdTuples(r));
 	PQclear(r);
 	return 0;
 }
@@ -684,6 +727,25 @@ static int target_empty(PGconn *conn, const struct category_def *c, int *empty,
 	return 0;
 }
 
+/* Remember the teacher of a rejected row (when its key fields made it
+ * through mapping) so a full load does not supersede that teacher's records. */
+static int hold_teacher(FILE *held, const struct row *r, const struct checker *ck)
+{
+	struct buf b = BUF_INIT(1024);
+	int rc = 0;
+
+	if (!r->supplied[ck->f_id_type] || !r->supplied[ck->f_id_number] ||
+	    !r->len[ck->f_id_number])
+		return 0;
+	copy_add_value(&b, r->val[ck->f_id_type], r->len[ck->f_id_type]);
+	buf_addch(&b, '\t');
+	copy_add_value(&b, r->val[ck->f_id_number], r->len[ck->f_id_number]);
+	if (buf_addch(&b, '\n') == 0 && fwrite(b.ptr, 1, b.len, held) != b.len)
+		rc = -1;
+	buf_release(&b);
+	return rc;
+}
+
 #define BLOOM_BITS ((size_t)1 << 27) /* 16 MiB */
 #define BLOOM_K 6
 
@@ -722,7 +784,7 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 	struct place pl = { 0 };
 	struct load_counts spooled = { 0 };
 	struct bloom *bloom = NULL;
-	FILE *spool = NULL;
+	FILE *spool = NULL, *held = NULL;
 	struct stat st;
 	char target[96], tail[48];
 	long long staged = 0, nrej = 0, copied = 0;
@@ -757,6 +819,14 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 	snprintf(target, sizeof(target), "tmis.\"%s\"", c->name);
 	if (target_empty(conn, c, &empty, err))
 		goto out;
+	if (c->multi && !empty && !o->delta) {
+		held = tmpfile();
+		if (!held) {
+			tmerr_set(err, TMERR_SYS, "cannot create a spool file: %s",
+				  strerror(errno));
+			goto out;
+		}
+	}
 	if (empty) {
 		bloom = bloom_new(BLOOM_BITS, BLOOM_K);
 		spool = tmpfile();
@@ -823,6 +893,8 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 		if (arc) {
 			row_teacher_key(&row, key, sizeof(key));
 			if (reject_add(rj, job->path, rec.line, c->name, key, &e))
+				goto spoolerr;
+			if (held && hold_teacher(held, &row, &ck))
 				goto spoolerr;
 			fc.rejected++;
 			continue;
@@ -918,6 +990,22 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 			goto out;
 		if (merge_stage(conn, job, sup, res->load_id, 0, staged - nrej, &fc, err))
 			goto out;
+		if (held) {
+			if (exec_ok(conn, "CREATE TEMP TABLE tmisgw_held (id_type text, "
+					  "id_number text) ON COMMIT DROP", err,
+				    "creating the held-keys table") ||
+			    start_copy(conn, "COPY tmisgw_held FROM STDIN", err))
+				goto out;
+			copying = 1;
+			if (copy_spool(conn, held, err))
+				goto out;
+			copying = 0;
+			if (end_copy(conn, NULL, err) ||
+			    supersede(conn, job, res->load_id, &fc, err) ||
+			    exec_ok(conn, "DROP TABLE tmisgw_held", err,
+				    "dropping the held-keys table"))
+				goto out;
+		}
 	}
 	fc.rejected += nrej;
 	if (rejects_flush(conn, rj, err))
@@ -953,6 +1041,7 @@ out:
 	cnt->updated += fc.updated;
 	cnt->unchanged += fc.unchanged;
 	cnt->rejected += fc.rejected;
+	cnt->superseded += fc.superseded;
 	if (h)
 		ad->close(h);
 	input_close_file(&in);
@@ -960,6 +1049,8 @@ out:
 	bloom_free(bloom);
 	if (spool)
 		fclose(spool);
+	if (held)
+		fclose(held);
 	buf_release(&sql);
 	buf_release(&cols);
 	buf_release(&copy);
@@ -1081,12 +1172,28 @@ int load_files(PGconn *conn, const struct load_opts *o, struct load_result *res,
 	for (i = 0; i < o->nfiles; i++)
 		if (load_one(conn, o, &rj, &jobs[i], res, err))
 			goto out;
+	for (i = 0; i < o->nfiles; i++)
+		if (!strcmp(jobs[i].cat->name, "change_event"))
+			break;
+	if (i < o->nfiles) {
+		/* events move schools and statuses in effective_date order */
+		buf_reset(&sql);
+		buf_addf(&sql, "SELECT tmis.apply_change_events(%lld)", res->load_id);
+		r = PQexec(conn, sql.ptr);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			db_fail(conn, r, err, "applying change events");
+			goto out;
+		}
+		res->events_applied = atoll(PQgetvalue(r, 0, 0));
+		PQclear(r);
+	}
 	for (i = 0; i < LOAD_MAX_CATS; i++) {
 		res->total.read += res->cat[i].read;
 		res->total.inserted += res->cat[i].inserted;
 		res->total.updated += res->cat[i].updated;
 		res->total.unchanged += res->cat[i].unchanged;
 		res->total.rejected += res->cat[i].rejected;
+		res->total.superseded += res->cat[i].superseded;
 	}
 	res->seconds = now_s() - t0;
 	if (o->max_reject_rate >= 0 && res->total.read > 0 &&

@@ -24,6 +24,7 @@ struct load_opts {
 	const char *reject_file;    /* --reject-file, or NULL */
 	double max_reject_rate;     /* < 0: no limit */
 	int dry_run;
+	int delta;                  /* --mode delta: never supersede records */
 	int progress;               /* draw progress on stderr */
 	size_t nfiles;
 	const char *const *files;
@@ -31,6 +32,7 @@ struct load_opts {
 
 struct load_counts {
 	long long read, inserted, updated, unchanged, rejected;
+	long long superseded;  /* records a full load turned into history */
 };
 
 struct load_result {
@@ -38,6 +40,7 @@ struct load_result {
 	struct load_counts cat[LOAD_MAX_CATS]; /* by category index */
 	struct load_counts total;
 	double seconds;
+	long long events_applied;   /* teachers moved or re-statused by events */
 	const char *status;         /* "committed", "dry_run", "refused", "failed" */
 	/* the first few rejects, already masked, for the summary */
 	int nsample;

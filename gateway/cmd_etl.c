@@ -89,8 +89,8 @@ int cmd_db_migrate(struct ctx *c)
 
 static void print_counts(const char *name, const struct load_counts *k)
 {
-	printf("  %-18s %10lld %10lld %10lld %10lld %10lld\n", name, k->read,
-	       k->inserted, k->updated, k->unchanged, k->rejected);
+	printf("  %-18s %10lld %10lld %10lld %10lld %10lld %10lld\n", name, k->read,
+	       k->inserted, k->updated, k->unchanged, k->rejected, k->superseded);
 }
 
 int cmd_load(struct ctx *c)
@@ -98,7 +98,7 @@ int cmd_load(struct ctx *c)
 	struct load_opts o;
 	struct load_result *res;
 	struct tmerr err;
-	const char *rate = arg_get(c, "max-reject-rate");
+	const char *rate = arg_get(c, "max-reject-rate"), *mode;
 	int rc;
 
 	tmerr_clear(&err);
@@ -108,6 +108,12 @@ int cmd_load(struct ctx *c)
 	o.category = arg_get(c, "category");
 	o.reject_file = arg_get(c, "reject-file");
 	o.dry_run = arg_get(c, "dry-run") != NULL;
+	mode = arg_get(c, "mode");
+	if (mode && strcmp(mode, "full") && strcmp(mode, "delta")) {
+		fprintf(stderr, "tmisgw load: --mode is full or delta, not \"%s\"\n", mode);
+		return EXIT_USAGE;
+	}
+	o.delta = mode && !strcmp(mode, "delta");
 	o.progress = !arg_get(c, "no-progress") && isatty(2);
 	o.max_reject_rate = -1;
 	o.files = (const char *const *)c->args.pos;
@@ -138,15 +144,18 @@ int cmd_load(struct ctx *c)
 		       !strcmp(res->status, "dry_run") ? "dry run, rolled back" :
 		       !strcmp(res->status, "refused") ? "refused, nothing committed" :
 		       "failed, nothing committed", res->seconds);
-		printf("  %-18s %10s %10s %10s %10s %10s\n", "category", "read",
-		       "inserted", "updated", "unchanged", "rejected");
+		printf("  %-18s %10s %10s %10s %10s %10s %10s\n", "category", "read",
+		       "inserted", "updated", "unchanged", "rejected", "superseded");
 		for (size_t i = 0; i < c->defs->ncats && i < LOAD_MAX_CATS; i++)
 			if (res->cat[i].read)
 				print_counts(c->defs->cats[i].name, &res->cat[i]);
 		print_counts("total", &res->total);
 		if (rc == 0 && res->total.read && !res->total.inserted &&
-		    !res->total.updated && res->total.unchanged)
+		    !res->total.updated && !res->total.superseded && res->total.unchanged)
 			printf("  unchanged: every row matches what is stored\n");
+		if (res->events_applied)
+			printf("  change events moved or changed the status of %lld teacher%s\n",
+			       res->events_applied, res->events_applied == 1 ? "" : "s");
 		for (int i = 0; i < res->nsample; i++)
 			printf("  reject %s\n", res->sample[i]);
 		if (res->total.rejected > res->nsample)

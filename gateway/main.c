@@ -20,6 +20,7 @@ static const struct opt load_opts[] = {
 	{ "reject-file", "F", "write rejected rows to CSV file F" },
 	{ "max-reject-rate", "R", "refuse the whole load when more than R (0..1) of the rows are rejected" },
 	{ "dry-run", NULL, "validate and stage everything, then roll back" },
+	{ "mode", "full|delta", "full (default): a teacher's records in a file replace those stored, which become history; delta: only add and update" },
 	{ "no-progress", NULL, "never draw the progress line" },
 	{ NULL, NULL, NULL },
 };
