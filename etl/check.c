@@ -77,10 +77,10 @@ static size_t utf8_chars(const char *s, size_t n)
 
 static int parse_bool(const char *v, size_t n, const char **out)
 {
-	static const char *const t[] = { "true", "1", "t", "yes", "y" };
-	static const char *const f[] = { "false", "0", "f", "no", "n" };
+	static const char *const t[] = { "true", "1", "t", "yes", "y", "是" };
+	static const char *const f[] = { "false", "0", "f", "no", "n", "否" };
 
-	for (size_t i = 0; i < 5; i++) {
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		if (strlen(t[i]) == n && !strncasecmp(v, t[i], n)) {
 			*out = "t";
 			return 0;

@@ -677,8 +677,9 @@ void defs_free(struct defs *d)
 
 	if (!d)
 		return;
-	for (i = 0; i < d->ncodesets; i++) {
-		struct codeset *cs = &d->codesets[i];
+	for (i = 0; i < d->ncodesets + d->nextra_sets; i++) {
+		struct codeset *cs = i < d->ncodesets ? &d->codesets[i] :
+				     &d->extra_sets[i - d->ncodesets];
 
 		for (j = 0; j < cs->ncodes; j++) {
 			free(cs->codes[j].code);
@@ -690,6 +691,8 @@ void defs_free(struct defs *d)
 		free(cs->standard);
 	}
 	free(d->codesets);
+	free(d->extra_sets);
+	free(d->indicators_label);
 	for (i = 0; i < d->ncats; i++) {
 		for (j = 0; j < d->cats[i].nfields; j++) {
 			free(d->cats[i].fields[j].name);
@@ -739,6 +742,9 @@ const struct codeset *defs_codeset(const struct defs *d, const char *name)
 	for (size_t i = 0; i < d->ncodesets; i++)
 		if (!strcmp(d->codesets[i].name, name))
 			return &d->codesets[i];
+	for (size_t i = 0; i < d->nextra_sets; i++)
+		if (!strcmp(d->extra_sets[i].name, name))
+			return &d->extra_sets[i];
 	return NULL;
 }
 
@@ -748,4 +754,161 @@ const struct indicator_set *defs_set(const struct defs *d, const char *name)
 		if (!strcmp(d->sets[i].name, name))
 			return &d->sets[i];
 	return NULL;
+}
+
+/* ---- provincial indicators ------------------------------------------------ */
+
+static int valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 63 || s[0] < 'a' || s[0] > 'z')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
+		      s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+static int add_extra_field(struct defs *d, struct category_def *c,
+			   const struct field_def *proto, struct tmerr *err)
+{
+	struct field_def *nf;
+
+	if (c->nfields >= 64)
+		return tmerr_set(err, TMERR_MAPPING, "too many fields in \"%s\"", c->name);
+	nf = realloc(c->fields, (c->nfields + 1) * sizeof(*nf));
+	if (!nf)
+		return tmerr_set(err, TMERR_SYS, "out of memory");
+	c->fields = nf;
+	c->fields[c->nfields] = *proto;
+	for (size_t s = 0; s < d->nsets; s++) {
+		unsigned char *r = realloc(d->sets[s].required[c->index], c->nfields + 1);
+
+		if (!r)
+			return tmerr_set(err, TMERR_SYS, "out of memory");
+		r[c->nfields] = proto->required_always && d->sets[s].applicable[c->index];
+		d->sets[s].required[c->index] = r;
+	}
+	c->nfields++;
+	return 0;
+}
+
+int defs_load_indicators(struct defs *d, const char *path, struct tmerr *err)
+{
+	char dir[2048], cpath[2200];
+	char **names = NULL;
+	const char *slash = strrchr(path, '/');
+	struct lines l;
+	size_t n = 0, i;
+	DIR *dh;
+	int rc;
+
+	snprintf(dir, sizeof(dir), "%.*s", slash ? (int)(slash - path) : 1,
+		 slash ? path : ".");
+	snprintf(cpath, sizeof(cpath), "%s/codes", dir);
+	if ((dh = opendir(cpath))) {
+		closedir(dh);
+		if (list_tsv(cpath, &names, &n, err))
+			return -1;
+		d->extra_sets = calloc(n ? n : 1, sizeof(*d->extra_sets));
+		if (!d->extra_sets) {
+			free_names(names, n);
+			return tmerr_set(err, TMERR_SYS, "out of memory");
+		}
+		for (i = 0; i < n; i++) {
+			char setname[256], file[2600];
+
+			snprintf(setname, sizeof(setname), "%.*s",
+				 (int)(strlen(names[i]) - 4), names[i]);
+			snprintf(file, sizeof(file), "%s/%s", cpath, names[i]);
+			if (defs_codeset(d, setname)) {
+				tmerr_where(err, file, 0, 0);
+				tmerr_set(err, TMERR_MAPPING,
+					  "code set \"%s\" is already defined", setname);
+				free_names(names, n);
+				return -1;
+			}
+			d->nextra_sets++;
+			if (load_codeset(&d->extra_sets[i], file, setname, err)) {
+				free_names(names, n);
+				return -1;
+			}
+		}
+		free_names(names, n);
+	}
+	if (lines_open(&l, path, err))
+		return -1;
+	while ((rc = lines_next(&l, err)) == 1) {
+		struct field_def fd;
+		struct category_def *c;
+		char *f[6];
+		int nf;
+
+		if (l.buf[0] == '@') {
+			char *v = strchr(l.buf, ' ');
+
+			if (v)
+				*v++ = '\0';
+			if (v && !strcmp(l.buf, "@label")) {
+				free(d->indicators_label);
+				d->indicators_label = xstrdup(v, err);
+			} else if (!v || strcmp(l.buf, "@province")) {
+				tmerr_where(err, path, l.lineno, 1);
+				tmerr_set(err, TMERR_MAPPING, "unknown directive \"%s\"", l.buf);
+				goto fail;
+			}
+			continue;
+		}
+		nf = split_tabs(l.buf, f, 6);
+		tmerr_where(err, path, l.lineno, 0);
+		if (nf < 4) {
+			tmerr_set(err, TMERR_MAPPING,
+				  "expected \"category<TAB>name<TAB>type<TAB>required|optional[<TAB>label]\"");
+			goto fail;
+		}
+		c = (struct category_def *)defs_category(d, f[0]);
+		if (!c) {
+			tmerr_set(err, TMERR_MAPPING, "unknown category \"%s\"", f[0]);
+			goto fail;
+		}
+		if (!valid_name(f[1]) || category_field(c, f[1]) >= 0) {
+			tmerr_set(err, TMERR_MAPPING, category_field(c, f[1]) >= 0 ?
+				  "indicator \"%s\" is already a field of the category" :
+				  "indicator name \"%s\" is not [a-z][a-z0-9_]*", f[1]);
+			goto fail;
+		}
+		if (strcmp(f[3], "required") && strcmp(f[3], "optional")) {
+			tmerr_set(err, TMERR_MAPPING, "expected required or optional, not \"%s\"",
+				  f[3]);
+			goto fail;
+		}
+		memset(&fd, 0, sizeof(fd));
+		fd.after = -1;
+		fd.extra = 1;
+		fd.required_always = f[3][0] == 'r';
+		if (parse_type(&fd, f[2], d, path, l.lineno, err))
+			goto fail;
+		if (fd.type == FT_IDNUMBER || fd.type == FT_CERTNO) {
+			tmerr_set(err, TMERR_MAPPING, "type \"%s\" is not available to indicators",
+				  f[2]);
+			goto fail;
+		}
+		fd.name = xstrdup(f[1], err);
+		fd.label = xstrdup(nf > 4 ? f[4] : f[1], err);
+		if (!fd.name || !fd.label || add_extra_field(d, c, &fd, err)) {
+			free(fd.name);
+			free(fd.label);
+			goto fail;
+		}
+	}
+	if (rc < 0)
+		goto fail;
+	fclose(l.f);
+	tmerr_clear(err);
+	return 0;
+fail:
+	fclose(l.f);
+	return -1;
 }

@@ -61,6 +61,8 @@ struct field_def {
 	double min, max;            /* decimal, int */
 	const struct codeset *codes;
 	unsigned key : 1, personal : 1, future : 1;
+	unsigned extra : 1;          /* provincial indicator, stored in "extra" jsonb */
+	unsigned required_always : 1; /* provincial indicator marked required */
 	int after;                  /* index of field this one must not precede, -1 */
 };
 
@@ -98,10 +100,22 @@ struct defs {
 	struct indicator_set *sets;
 	size_t neffects;
 	struct change_effect *effects;
+	/* code sets of provincial indicator files (defs_load_indicators) */
+	size_t nextra_sets;
+	struct codeset *extra_sets;
+	char *indicators_label;
 };
 
 /* dir: the mappings directory (NULL: $TMISGW_MAPPINGS, else the build's). */
 int defs_load(struct defs **out, const char *dir, struct tmerr *err);
+/*
+ * Add a province's own indicators (docs/provincial-indicators.md) to d: each
+ * becomes an extra field of its category, validated like core fields and
+ * stored in the category's "extra" jsonb column. Code sets are looked up in
+ * d, then in "codes/" beside the file. Call before compiling mappings; on
+ * error d is unchanged or only partly extended and should be freed.
+ */
+int defs_load_indicators(struct defs *d, const char *path, struct tmerr *err);
 void defs_free(struct defs *d);
 const char *defs_default_dir(void);
 

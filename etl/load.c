@@ -530,17 +530,76 @@ out:
 	return rc;
 }
 
-/* Column list of the supplied fields: "a", "b", ... */
+/* Whether any provincial indicator (stored in "extra") is supplied. */
+static int extras_supplied(const struct category_def *c, const unsigned char *sup)
+{
+	for (size_t f = 0; f < c->nfields; f++)
+		if (sup[f] && c->fields[f].extra)
+			return 1;
+	return 0;
+}
+
+/* Column list of the supplied fields: "a", "b", ..., then extra if any. */
 static void supplied_cols(const struct category_def *c, const unsigned char *sup,
 			  struct buf *cols)
 {
 	for (size_t f = 0; f < c->nfields; f++) {
-		if (!sup[f])
+		if (!sup[f] || c->fields[f].extra)
 			continue;
 		if (cols->len)
 			buf_addstr(cols, ", ");
 		add_ident(cols, c->fields[f].name);
 	}
+	if (extras_supplied(c, sup))
+		buf_addstr(cols, ", extra");
+}
+
+static void json_string(struct buf *b, const char *v, size_t n)
+{
+	buf_addch(b, '"');
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)v[i];
+
+		if (ch == '"' || ch == '\\') {
+			buf_addch(b, '\\');
+			buf_addch(b, ch);
+		} else if (ch < 0x20) {
+			buf_addf(b, "\\u%04x", ch);
+		} else {
+			buf_addch(b, ch);
+		}
+	}
+	buf_addch(b, '"');
+}
+
+/* The supplied provincial indicators of a row as one JSON object; an empty
+ * value is null, so it clears what was stored. */
+static void extras_json(const struct category_def *c, const unsigned char *sup,
+			const struct row *r, struct buf *out)
+{
+	int first = 1;
+
+	buf_addch(out, '{');
+	for (size_t f = 0; f < c->nfields; f++) {
+		const struct field_def *fd = &c->fields[f];
+
+		if (!sup[f] || !fd->extra)
+			continue;
+		if (!first)
+			buf_addch(out, ',');
+		first = 0;
+		json_string(out, fd->name, strlen(fd->name));
+		buf_addch(out, ':');
+		if (!r->len[f])
+			buf_addstr(out, "null");
+		else if (fd->type == FT_BOOL)
+			buf_addstr(out, r->val[f][0] == 't' ? "true" : "false");
+		else if (fd->type == FT_INT || fd->type == FT_DECIMAL)
+			buf_add(out, r->val[f], r->len[f]);
+		else
+			json_string(out, r->val[f], r->len[f]);
+	}
+	buf_addch(out, '}');
 }
 
 /* Merge the staging table into the target: a plain INSERT when the target
@@ -559,6 +618,7 @@ static int merge_stage(PGconn *conn, const struct file_job *job,
 	supplied_cols(c, sup, &cols);
 	for (f = 0; f < c->nfields; f++)
 		nonkey += sup[f] && !c->fields[f].key;
+	/* nonkey counts extras too: they make an update possible */
 	if (empty) {
 		buf_addf(&sql, "INSERT INTO tmis.\"%s\" (%s, load_id, src_line) "
 			       "SELECT %s, %lld, _line FROM tmisgw_stage",
@@ -582,9 +642,12 @@ static int merge_stage(PGconn *conn, const struct file_job *job,
 	} else {
 		buf_addstr(&sql, ") DO UPDATE SET ");
 		for (f = 0; f < c->nfields; f++)
-			if (sup[f] && !c->fields[f].key)
+			if (sup[f] && !c->fields[f].key && !c->fields[f].extra)
 				buf_addf(&sql, "\"%s\" = EXCLUDED.\"%s\", ",
 					 c->fields[f].name, c->fields[f].name);
+		/* indicators the file supplies replace theirs; others stay */
+		if (extras_supplied(c, sup))
+			buf_addstr(&sql, "extra = COALESCE(t.extra, '{}') || EXCLUDED.extra, ");
 		/* a record that comes back after being superseded is current again */
 		if (c->multi)
 			buf_addstr(&sql, "current = true, superseded_at = NULL, "
@@ -593,18 +656,23 @@ static int merge_stage(PGconn *conn, const struct file_job *job,
 				 "change_no = nextval('tmis.change_no_seq'), "
 				 "updated_at = now() WHERE ROW(");
 		for (f = 0, k = 0; f < c->nfields; f++)
-			if (sup[f] && !c->fields[f].key)
+			if (sup[f] && !c->fields[f].key && !c->fields[f].extra)
 				buf_addf(&sql, "%st.\"%s\"", k++ ? ", " : "",
 					 c->fields[f].name);
 		if (c->multi)
 			buf_addf(&sql, "%st.current", k++ ? ", " : "");
+		if (extras_supplied(c, sup))
+			buf_addf(&sql, "%st.extra", k++ ? ", " : "");
 		buf_addstr(&sql, ") IS DISTINCT FROM ROW(");
 		for (f = 0, k = 0; f < c->nfields; f++)
-			if (sup[f] && !c->fields[f].key)
+			if (sup[f] && !c->fields[f].key && !c->fields[f].extra)
 				buf_addf(&sql, "%sEXCLUDED.\"%s\"", k++ ? ", " : "",
 					 c->fields[f].name);
 		if (c->multi)
 			buf_addf(&sql, "%strue", k++ ? ", " : "");
+		if (extras_supplied(c, sup))
+			buf_addf(&sql, "%sCOALESCE(t.extra, '{}') || EXCLUDED.extra",
+				 k++ ? ", " : "");
 		buf_addstr(&sql, ") RETURNING (xmax = 0) AS ins) ");
 	}
 	buf_addstr(&sql, "SELECT count(*) FILTER (WHERE ins), "
@@ -776,6 +844,7 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 	struct buf sql = BUF_INIT(SQL_CAP), cols = BUF_INIT(SQL_CAP);
 	struct buf copy = BUF_INIT(COPY_CHUNK + ADAPTER_RECORD_CAP * 2);
 	struct buf line = BUF_INIT(ADAPTER_RECORD_CAP * 2);
+	struct buf json = BUF_INIT(ADAPTER_RECORD_CAP * 2);
 	struct checker ck;
 	struct row row;
 	struct record rec;
@@ -788,7 +857,7 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 	struct stat st;
 	char target[96], tail[48];
 	long long staged = 0, nrej = 0, copied = 0;
-	int rc = -1, arc, copying = 0, empty = 0;
+	int rc = -1, arc, copying = 0, empty = 0, has_extras;
 	PGresult *r;
 
 	today_ymd(&today);
@@ -816,6 +885,7 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 			sup[mf->field] = 1;
 	}
 	supplied_cols(c, sup, &cols);
+	has_extras = extras_supplied(c, sup);
 	snprintf(target, sizeof(target), "tmis.\"%s\"", c->name);
 	if (target_empty(conn, c, &empty, err))
 		goto out;
@@ -901,7 +971,7 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 		}
 		buf_reset(&line);
 		for (f = 0; f < c->nfields; f++) {
-			if (!sup[f])
+			if (!sup[f] || c->fields[f].extra)
 				continue;
 			if (line.len)
 				buf_addch(&line, '\t');
@@ -909,6 +979,12 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 				buf_add(&line, "\\N", 2);
 			else
 				copy_add_value(&line, row.val[f], row.len[f]);
+		}
+		if (has_extras) {
+			buf_reset(&json);
+			extras_json(c, sup, &row, &json);
+			buf_addch(&line, '\t');
+			copy_add_value(&line, json.ptr, json.len);
 		}
 		if (empty)
 			for (k = 0; k < c->nkeys; k++)
@@ -1055,6 +1131,7 @@ out:
 	buf_release(&cols);
 	buf_release(&copy);
 	buf_release(&line);
+	buf_release(&json);
 	return rc;
 }
 

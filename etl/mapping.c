@@ -536,6 +536,7 @@ int mapping_load(struct mapping **out, const char *path, const struct defs *d,
 		if (compile_field(m, pend[i].line, pend[i].lineno, err))
 			goto done;
 	}
+	m->ndeclared = m->nfields;
 	for (i = 0; i < m->cat->nkeys; i++) {
 		int k = m->cat->keys[i], found = 0;
 
@@ -597,9 +598,54 @@ void mapping_free(struct mapping *m)
 	free(m);
 }
 
+/*
+ * Provincial indicators the mapping does not name are taken from a column of
+ * the same name when the input has one; the national side, which does not
+ * define a province's indicators, thus ignores those columns.
+ */
+static int bind_extras(struct mapping *m, const char *const *names, size_t n,
+		       struct tmerr *err)
+{
+	for (size_t f = 0; f < m->cat->nfields; f++) {
+		struct mfield *mf;
+		size_t i;
+
+		if (!m->cat->fields[f].extra)
+			continue;
+		for (i = 0; i < m->nfields; i++)
+			if (m->fields[i].field == (int)f)
+				break;
+		if (i < m->nfields)
+			continue;
+		for (i = 0; i < n; i++)
+			if (!strcmp(names[i], m->cat->fields[f].name))
+				break;
+		if (i == n)
+			continue;
+		if (m->nfields == MAP_MAX_FIELDS)
+			return tmerr_set(err, TMERR_MAPPING, "too many fields");
+		mf = &m->fields[m->nfields];
+		memset(mf, 0, sizeof(*mf));
+		mf->field = (int)f;
+		mf->src = SRC_COLOPT;
+		mf->colidx = (int)i;
+		if (!(mf->col = strdup(names[i])))
+			return tmerr_set(err, TMERR_SYS, "out of memory");
+		m->nfields++;
+	}
+	return 0;
+}
+
 int mapping_bind(struct mapping *m, const char *const *names, size_t n,
 		 const char *input, struct tmerr *err)
 {
+	while (m->nfields > m->ndeclared) {
+		struct mfield *mf = &m->fields[--m->nfields];
+
+		free(mf->col);
+		free(mf->xf);
+		memset(mf, 0, sizeof(*mf));
+	}
 	for (size_t i = 0; i < m->nfields; i++) {
 		struct mfield *mf = &m->fields[i];
 
@@ -624,7 +670,7 @@ int mapping_bind(struct mapping *m, const char *const *names, size_t n,
 					 m->cat->fields[mf->field].name);
 		}
 	}
-	return 0;
+	return bind_extras(m, names, n, err);
 }
 
 void mapping_adapter_opts(const struct mapping *m, struct adapter_opts *o)

@@ -64,6 +64,7 @@ struct mapping {
 	char delimiter;
 	char *record;       /* XML record path */
 	size_t nfields;
+	size_t ndeclared;   /* fields from the file; the rest are bound extras */
 	struct mfield *fields;
 	size_t nmaps;
 	struct maptab *maps;

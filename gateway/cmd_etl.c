@@ -13,6 +13,19 @@
 #include "../etl/sample.h"
 #include "cli.h"
 
+/* --indicators FILE extends the definitions before any mapping compiles. */
+static int load_indicators(struct ctx *c)
+{
+	const char *path = arg_get(c, "indicators");
+	struct tmerr err;
+
+	tmerr_clear(&err);
+	if (!path || !defs_load_indicators(c->defs, path, &err))
+		return 0;
+	report_error(&err);
+	return -1;
+}
+
 int exit_code_for(const struct tmerr *e)
 {
 	switch (e->code) {
@@ -134,6 +147,8 @@ int cmd_load(struct ctx *c)
 			return EXIT_USAGE;
 		}
 	}
+	if (load_indicators(c))
+		return EXIT_INPUT;
 	res = calloc(1, sizeof(*res));
 	if (!res)
 		return EXIT_FAIL;
@@ -214,6 +229,8 @@ int cmd_inspect(struct ctx *c)
 		fprintf(stderr, "tmisgw inspect: give --raw, or --mapping M / --category C\n");
 		return EXIT_USAGE;
 	}
+	if (load_indicators(c))
+		return EXIT_INPUT;
 	if (!raw) {
 		if (load_pick_mapping(c->defs, mpath, cat, file, path, sizeof(path), &err) ||
 		    mapping_load(&m, path, c->defs, &err)) {
