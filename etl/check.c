@@ -198,7 +198,21 @@ static const char *rule_message(const char *rule)
 	return "value breaks rule";
 }
 
+static int check_row(const struct checker *c, struct row *r, struct tmerr *err,
+		     int keys_only);
+
 int row_check(const struct checker *c, struct row *r, struct tmerr *err)
+{
+	return check_row(c, r, err, 0);
+}
+
+int row_check_keys(const struct checker *c, struct row *r, struct tmerr *err)
+{
+	return check_row(c, r, err, 1);
+}
+
+static int check_row(const struct checker *c, struct row *r, struct tmerr *err,
+		     int keys_only)
 {
 	const struct category_def *cat = c->cat;
 	const unsigned char *req = c->required;
@@ -208,7 +222,7 @@ int row_check(const struct checker *c, struct row *r, struct tmerr *err)
 	int rc;
 
 	/* the teacher's own indicator set decides what it must carry */
-	if (c->f_set >= 0 && r->supplied[c->f_set] && r->len[c->f_set]) {
+	if (!keys_only && c->f_set >= 0 && r->supplied[c->f_set] && r->len[c->f_set]) {
 		char name[64];
 		const struct indicator_set *s;
 
@@ -221,6 +235,8 @@ int row_check(const struct checker *c, struct row *r, struct tmerr *err)
 		req = s->required[cat->index];
 	}
 	for (fi = 0; fi < cat->nfields; fi++) {
+		if (keys_only && !cat->fields[fi].key)
+			continue;
 		have[fi] = r->supplied[fi] && r->len[fi] > 0;
 		if (!have[fi]) {
 			/* a column the input lacks keeps the stored value; new
@@ -253,6 +269,8 @@ int row_check(const struct checker *c, struct row *r, struct tmerr *err)
 		rule = check_resident_id(v, n, &c->today, &birth, &male);
 		if (rule)
 			return fail(err, f, rule, v, n, rule_message(rule));
+		if (keys_only)
+			return 0;
 		if (c->f_birth >= 0 && have[c->f_birth] &&
 		    ymd_cmp(&when[c->f_birth], &birth))
 			return fail(err, &cat->fields[c->f_birth], "birth_mismatch",
@@ -274,7 +292,7 @@ int row_check(const struct checker *c, struct row *r, struct tmerr *err)
 				    "id number length is implausible");
 	}
 	/* certificate type agrees with qualification type */
-	for (fi = 0; fi < cat->nfields; fi++) {
+	for (fi = 0; !keys_only && fi < cat->nfields; fi++) {
 		const struct field_def *f = &cat->fields[fi];
 
 		if (f->type == FT_CERTNO && have[fi] && c->f_qtype >= 0 &&

@@ -29,6 +29,9 @@ int checker_init(struct checker *c, const struct defs *d,
  * value, message). */
 int row_check(const struct checker *c, struct row *r, struct tmerr *err);
 
+/* The same, on the key fields only: what a delete row must carry. */
+int row_check_keys(const struct checker *c, struct row *r, struct tmerr *err);
+
 /* Masked teacher key "1:410105********0493" of a row, into out. */
 void row_teacher_key(const struct row *r, char *out, size_t outsz);
 

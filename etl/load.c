@@ -12,8 +12,10 @@
 #include "buf.h"
 #include "check.h"
 #include "mapping.h"
+#include "../adapters/bundle.h"
 #include "bloom.h"
 #include "mask.h"
+#include "profile.h"
 
 #define COPY_CHUNK (256 * 1024)
 #define SQL_CAP (256 * 1024)
@@ -286,7 +288,10 @@ int load_pick_mapping(const struct defs *d, const char *mapping,
 /* ---- one file ------------------------------------------------------------ */
 
 struct file_job {
-	const char *path;
+	char *path;          /* shown in messages: "file" or "bundle.zip:member" */
+	const char *bundle;  /* the archive holding the input, or NULL */
+	char *member;        /* its member name */
+	unsigned long long size; /* for progress, 0 if unknown */
 	struct mapping *map;
 	const struct category_def *cat;
 	int seq;
@@ -814,6 +819,86 @@ static int hold_teacher(FILE *held, const struct row *r, const struct checker *c
 	return rc;
 }
 
+/* A delete row's key fields, as a COPY text line. */
+static int write_keys(FILE *f, const struct category_def *c, const struct row *r)
+{
+	struct buf b = BUF_INIT(ADAPTER_RECORD_CAP);
+	int rc = 0;
+
+	for (size_t k = 0; k < c->nkeys; k++) {
+		if (k)
+			buf_addch(&b, '\t');
+		copy_add_value(&b, r->val[c->keys[k]], r->len[c->keys[k]]);
+	}
+	if (buf_addch(&b, '\n') || fwrite(b.ptr, 1, b.len, f) != b.len)
+		rc = -1;
+	buf_release(&b);
+	return rc;
+}
+
+/*
+ * Rows with op = delete (delta inputs, OneRoster "tobedeleted") never delete:
+ * a teacher is marked no longer reported, a record becomes history, as a
+ * full load would do to what it no longer holds.
+ */
+static int apply_deletes(PGconn *conn, const struct file_job *job, FILE *del,
+			 long long load_id, struct load_counts *cnt,
+			 struct tmerr *err)
+{
+	const struct category_def *c = job->cat;
+	struct buf sql = BUF_INIT(SQL_CAP), keys = BUF_INIT(SQL_CAP);
+	PGresult *r;
+	size_t k;
+	int rc = -1;
+
+	for (k = 0; k < c->nkeys; k++) {
+		if (k)
+			buf_addstr(&keys, ", ");
+		add_ident(&keys, c->fields[c->keys[k]].name);
+	}
+	buf_addf(&sql, "CREATE TEMP TABLE tmisgw_del ON COMMIT DROP AS SELECT %s "
+		       "FROM tmis.\"%s\" WITH NO DATA", keys.ptr, c->name);
+	if (exec_ok(conn, sql.ptr, err, "creating the delete table"))
+		goto out;
+	buf_reset(&sql);
+	buf_addf(&sql, "COPY tmisgw_del (%s) FROM STDIN", keys.ptr);
+	if (start_copy(conn, sql.ptr, err))
+		goto out;
+	if (copy_spool(conn, del, err)) {
+		PQputCopyEnd(conn, "tmisgw: load aborted");
+		while ((r = PQgetResult(conn)))
+			PQclear(r);
+		goto out;
+	}
+	if (end_copy(conn, NULL, err))
+		goto out;
+	buf_reset(&sql);
+	if (c->multi)
+		buf_addf(&sql, "UPDATE tmis.\"%s\" x SET current = false, superseded_at = now(), "
+			       "superseded_load = %lld, ", c->name, load_id);
+	else
+		buf_addf(&sql, "UPDATE tmis.\"%s\" x SET reported = false, load_id = %lld, ",
+			 c->name, load_id);
+	buf_addstr(&sql, "change_no = nextval('tmis.change_no_seq'), updated_at = now() "
+			 "FROM tmisgw_del d WHERE ");
+	for (k = 0; k < c->nkeys; k++)
+		buf_addf(&sql, "x.\"%s\" = d.\"%s\" AND ", c->fields[c->keys[k]].name,
+			 c->fields[c->keys[k]].name);
+	buf_addstr(&sql, c->multi ? "x.current" : "x.reported");
+	r = PQexec(conn, sql.ptr);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		db_fail(conn, r, err, "applying deletes");
+		goto out;
+	}
+	cnt->deleted += atoll(PQcmdTuples(r));
+	PQclear(r);
+	rc = exec_ok(conn, "DROP TABLE tmisgw_del", err, "dropping the delete table");
+out:
+	buf_release(&sql);
+	buf_release(&keys);
+	return rc;
+}
+
 #define BLOOM_BITS ((size_t)1 << 27) /* 16 MiB */
 #define BLOOM_K 6
 
@@ -853,7 +938,9 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 	struct place pl = { 0 };
 	struct load_counts spooled = { 0 };
 	struct bloom *bloom = NULL;
-	FILE *spool = NULL, *held = NULL;
+	FILE *spool = NULL, *held = NULL, *del = NULL;
+	struct bundle *bun = NULL;
+	long long ndel = 0;
 	struct stat st;
 	char target[96], tail[48];
 	long long staged = 0, nrej = 0, copied = 0;
@@ -864,7 +951,15 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 	if (row_init(&row, c))
 		return tmerr_set(err, TMERR_SYS, "out of memory");
 	checker_init(&ck, o->defs, c, &today);
-	if (input_open_file(&in, job->path, err)) {
+	if (job->bundle) {
+		struct bundle_limits lim;
+
+		bundle_limits_default(&lim);
+		if (bundle_open_member(&bun, job->bundle, job->member, &lim, &in, err)) {
+			row_release(&row);
+			return -1;
+		}
+	} else if (input_open_file(&in, job->path, err)) {
 		row_release(&row);
 		return -1;
 	}
@@ -927,7 +1022,9 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 	pg.on = o->progress;
 	pg.start = pg.last = now_s();
 	pg.name = job->path;
-	if (stat(job->path, &st) == 0 && S_ISREG(st.st_mode))
+	if (job->bundle)
+		pg.total = job->size;
+	else if (stat(job->path, &st) == 0 && S_ISREG(st.st_mode))
 		pg.total = (unsigned long long)st.st_size;
 
 	for (;;) {
@@ -940,7 +1037,8 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 		if (arc == ADP_EOF)
 			break;
 		if (arc == ADP_FATAL) {
-			*err = e;
+			/* a bundle limit says more than the adapter's read error */
+			*err = bun && bundle_error(bun)->code ? *bundle_error(bun) : e;
 			goto out;
 		}
 		fc.read++;
@@ -954,8 +1052,31 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 			continue;
 		}
 		arc = row_map(&row, job->map, &rec, &e);
-		if (arc == 0)
+		if (arc == 2) {
+			/* not a row for this mapping (filter) */
+			fc.read--;
+			fc.skipped++;
+			continue;
+		}
+		if (arc == 0 && row.supplied[FIELD_OP] && row.len[FIELD_OP] &&
+		    !(row.len[FIELD_OP] == 6 && !memcmp(row.val[FIELD_OP], "upsert", 6))) {
+			if (row.len[FIELD_OP] != 6 || memcmp(row.val[FIELD_OP], "delete", 6)) {
+				tmerr_set(&e, TMERR_INPUT, "op is neither upsert nor delete");
+				snprintf(e.rule, sizeof(e.rule), "op");
+				tmerr_field(&e, "op");
+				tmerr_value(&e, row.val[FIELD_OP], row.len[FIELD_OP]);
+				arc = 1;
+			} else if ((arc = row_check_keys(&ck, &row, &e)) == 0) {
+				if (!del && !(del = tmpfile()))
+					goto spoolerr;
+				if (write_keys(del, c, &row))
+					goto spoolerr;
+				ndel++;
+				continue;
+			}
+		} else if (arc == 0) {
 			arc = row_check(&ck, &row, &e);
+		}
 		if (arc < 0) {
 			tmerr_set(err, TMERR_SYS, "out of memory mapping a row");
 			goto out;
@@ -1084,6 +1205,8 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 		}
 	}
 	fc.rejected += nrej;
+	if (ndel && apply_deletes(conn, job, del, res->load_id, &fc, err))
+		goto out;
 	if (rejects_flush(conn, rj, err))
 		goto out;
 	if (exec_ok(conn, "DROP TABLE tmisgw_stage", err, "dropping the staging table"))
@@ -1118,21 +1241,98 @@ out:
 	cnt->unchanged += fc.unchanged;
 	cnt->rejected += fc.rejected;
 	cnt->superseded += fc.superseded;
+	cnt->deleted += fc.deleted;
+	cnt->skipped += fc.skipped;
 	if (h)
 		ad->close(h);
-	input_close_file(&in);
+	if (bun)
+		bundle_close(bun);
+	else
+		input_close_file(&in);
 	row_release(&row);
 	bloom_free(bloom);
 	if (spool)
 		fclose(spool);
 	if (held)
 		fclose(held);
+	if (del)
+		fclose(del);
 	buf_release(&sql);
 	buf_release(&cols);
 	buf_release(&copy);
 	buf_release(&line);
 	buf_release(&json);
 	return rc;
+}
+
+/* The jobs for one input (a file, or a member of bundle): one per mapping
+ * that serves it. A bundle member nothing serves is skipped and noted. */
+static int add_jobs(const struct load_opts *o, const struct profile *prof,
+		    const char *bundle, const char *name, unsigned long long size,
+		    struct file_job **jobs, size_t *njobs, struct load_result *res,
+		    struct tmerr *err)
+{
+	const char *base = strrchr(name, '/') ? strrchr(name, '/') + 1 : name;
+	char path[4096];
+	size_t from = 0;
+	int found = 0;
+
+	for (;;) {
+		struct file_job *j, *nj;
+		int ri = -1;
+
+		if (prof) {
+			ri = profile_next(prof, base, &from);
+			if (ri < 0)
+				break;
+			snprintf(path, sizeof(path), "%s", prof->rules[ri].mapping);
+		} else {
+			if (found)
+				break;
+			if (load_pick_mapping(o->defs, o->mapping, o->category, base,
+					      path, sizeof(path), err)) {
+				if (!bundle)
+					return -1;
+				break;
+			}
+		}
+		nj = realloc(*jobs, (*njobs + 1) * sizeof(**jobs));
+		if (!nj)
+			return tmerr_set(err, TMERR_SYS, "out of memory");
+		*jobs = nj;
+		j = &nj[*njobs];
+		memset(j, 0, sizeof(*j));
+		j->seq = (int)*njobs + 1;
+		j->bundle = bundle;
+		j->size = size;
+		if (bundle) {
+			j->member = strdup(name);
+			if (asprintf(&j->path, "%s:%s", bundle, name) < 0)
+				j->path = NULL;
+		} else {
+			j->path = strdup(name);
+		}
+		(*njobs)++;
+		if (!j->path || (bundle && !j->member))
+			return tmerr_set(err, TMERR_SYS, "out of memory");
+		if (mapping_load(&j->map, path, o->defs, err))
+			return -1;
+		j->cat = j->map->cat;
+		found = 1;
+	}
+	if (found)
+		return 0;
+	if (!bundle) {
+		tmerr_where(err, name, 0, 0);
+		return tmerr_set(err, TMERR_USAGE, "no rule of profile \"%s\" matches \"%s\"",
+				 prof->path, base);
+	}
+	tmerr_clear(err);
+	if (res->nskipped_members < 8)
+		snprintf(res->skipped_members[res->nskipped_members], 128, "%s:%s",
+			 bundle, name);
+	res->nskipped_members++;
+	return 0;
 }
 
 static int job_cmp(const void *a, const void *b)
@@ -1174,36 +1374,50 @@ static void record_refusal(PGconn *conn, const struct load_opts *o,
 int load_files(PGconn *conn, const struct load_opts *o, struct load_result *res,
 	       struct tmerr *err)
 {
-	struct file_job *jobs;
+	struct file_job *jobs = NULL;
+	struct profile *prof = NULL;
 	struct rejects rj = { 0 };
 	struct buf sql = BUF_INIT(SQL_CAP);
 	double t0 = now_s();
-	size_t i, nloaded = 0;
+	size_t i, njobs = 0;
 	int rc = -1, in_tx = 0;
 	PGresult *r;
 
 	memset(res, 0, sizeof(*res));
 	res->status = "failed";
-	jobs = calloc(o->nfiles ? o->nfiles : 1, sizeof(*jobs));
-	if (!jobs)
-		return tmerr_set(err, TMERR_SYS, "out of memory");
 	rj.res = res;
 	buf_init(&rj.line, 64 * 1024);
+	if (o->profile && profile_load(&prof, o->profile, err))
+		goto out;
 	/* mappings first: a wrong mapping fails before anything is sent */
 	for (i = 0; i < o->nfiles; i++) {
-		char path[4096];
+		const char *f = o->files[i];
 
-		if (load_pick_mapping(o->defs, o->mapping, o->category, o->files[i],
-				      path, sizeof(path), err) ||
-		    mapping_load(&jobs[i].map, path, o->defs, err))
+		if (bundle_is(f)) {
+			struct bundle_limits lim;
+			struct bundle_entry *ents;
+			size_t nents;
+
+			bundle_limits_default(&lim);
+			if (bundle_list(f, &lim, &ents, &nents, err))
+				goto out;
+			for (size_t e = 0; e < nents; e++)
+				if (add_jobs(o, prof, f, ents[e].name, ents[e].size,
+					     &jobs, &njobs, res, err)) {
+					bundle_entries_free(ents, nents);
+					goto out;
+				}
+			bundle_entries_free(ents, nents);
+		} else if (add_jobs(o, prof, NULL, f, 0, &jobs, &njobs, res, err)) {
 			goto out;
-		jobs[i].path = o->files[i];
-		jobs[i].cat = jobs[i].map->cat;
-		jobs[i].seq = (int)i + 1;
-		nloaded++;
+		}
+	}
+	if (!njobs) {
+		tmerr_set(err, TMERR_USAGE, "nothing to load: no input has a mapping");
+		goto out;
 	}
 	/* teachers before the records that refer to them */
-	qsort(jobs, o->nfiles, sizeof(*jobs), job_cmp);
+	qsort(jobs, njobs, sizeof(*jobs), job_cmp);
 	rj.db = tmpfile();
 	if (!rj.db) {
 		tmerr_set(err, TMERR_SYS, "cannot create the reject spool: %s",
@@ -1246,13 +1460,13 @@ int load_files(PGconn *conn, const struct load_opts *o, struct load_result *res,
 	res->load_id = rj.load_id = atoll(PQgetvalue(r, 0, 0));
 	PQclear(r);
 
-	for (i = 0; i < o->nfiles; i++)
+	for (i = 0; i < njobs; i++)
 		if (load_one(conn, o, &rj, &jobs[i], res, err))
 			goto out;
-	for (i = 0; i < o->nfiles; i++)
+	for (i = 0; i < njobs; i++)
 		if (!strcmp(jobs[i].cat->name, "change_event"))
 			break;
-	if (i < o->nfiles) {
+	if (i < njobs) {
 		/* events move schools and statuses in effective_date order */
 		buf_reset(&sql);
 		buf_addf(&sql, "SELECT tmis.apply_change_events(%lld)", res->load_id);
@@ -1271,6 +1485,8 @@ int load_files(PGconn *conn, const struct load_opts *o, struct load_result *res,
 		res->total.unchanged += res->cat[i].unchanged;
 		res->total.rejected += res->cat[i].rejected;
 		res->total.superseded += res->cat[i].superseded;
+		res->total.deleted += res->cat[i].deleted;
+		res->total.skipped += res->cat[i].skipped;
 	}
 	res->seconds = now_s() - t0;
 	if (o->max_reject_rate >= 0 && res->total.read > 0 &&
@@ -1316,9 +1532,12 @@ out:
 		fclose(rj.db);
 	buf_release(&rj.line);
 	buf_release(&sql);
-	for (i = 0; i < o->nfiles; i++)
+	for (i = 0; i < njobs; i++) {
 		mapping_free(jobs[i].map);
+		free(jobs[i].path);
+		free(jobs[i].member);
+	}
 	free(jobs);
-	(void)nloaded;
+	profile_free(prof);
 	return rc;
 }

@@ -21,6 +21,7 @@ struct load_opts {
 	const struct defs *defs;
 	const char *mapping;        /* --mapping, or NULL */
 	const char *category;       /* --category, or NULL */
+	const char *profile;        /* --profile: file name -> mapping(s), or NULL */
 	const char *reject_file;    /* --reject-file, or NULL */
 	double max_reject_rate;     /* < 0: no limit */
 	int dry_run;
@@ -33,6 +34,8 @@ struct load_opts {
 struct load_counts {
 	long long read, inserted, updated, unchanged, rejected;
 	long long superseded;  /* records a full load turned into history */
+	long long deleted;     /* op=delete rows applied (history / not reported) */
+	long long skipped;     /* rows a mapping's filter left out (not in read) */
 };
 
 struct load_result {
@@ -41,6 +44,8 @@ struct load_result {
 	struct load_counts total;
 	double seconds;
 	long long events_applied;   /* teachers moved or re-statused by events */
+	int nskipped_members;       /* bundle members no mapping serves */
+	char skipped_members[8][128];
 	const char *status;         /* "committed", "dry_run", "refused", "failed" */
 	/* the first few rejects, already masked, for the summary */
 	int nsample;

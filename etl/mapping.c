@@ -12,6 +12,16 @@
 #define MAP_MAX_TOKENS 64
 #define ROW_SCRATCH_CAP (256 * 1024)
 
+static const struct field_def op_def = {
+	.name = "op", .label = "op", .type = FT_TEXT, .after = -1,
+};
+
+static const struct field_def *mfield_def(const struct mapping *m,
+					  const struct mfield *mf)
+{
+	return mf->field == FIELD_OP ? &op_def : &m->cat->fields[mf->field];
+}
+
 /* ---- tokenizer ---------------------------------------------------------- */
 
 /* Split a line into blank-separated tokens, honouring "..." with \" and \\.
@@ -215,7 +225,7 @@ static int compile_field(struct mapping *m, char *line, long lineno,
 	if (n < 3 || (strcmp(tok[2], "const") && n < 4))
 		return perr(err, m->path, lineno,
 			    "expected \"field NAME col|col?|pos|const VALUE [| transform ...]\"");
-	fi = category_field(m->cat, tok[1]);
+	fi = !strcmp(tok[1], "op") ? FIELD_OP : category_field(m->cat, tok[1]);
 	if (fi < 0)
 		return perr(err, m->path, lineno,
 			    "unknown field \"%s\" in category \"%s\"", tok[1],
@@ -231,7 +241,7 @@ static int compile_field(struct mapping *m, char *line, long lineno,
 	mf->colidx = -1;
 	if (!strcmp(tok[2], "col") || !strcmp(tok[2], "col?")) {
 		mf->src = tok[2][3] ? SRC_COLOPT : SRC_COL;
-		if (mf->src == SRC_COLOPT && m->cat->fields[fi].key)
+		if (mf->src == SRC_COLOPT && fi != FIELD_OP && m->cat->fields[fi].key)
 			return perr(err, m->path, lineno,
 				    "key field \"%s\" cannot come from an optional column",
 				    tok[1]);
@@ -341,6 +351,114 @@ static int compile_field(struct mapping *m, char *line, long lineno,
 	return 0;
 }
 
+/* ---- XML ---------------------------------------------------------------- */
+
+/* "namespace PREFIX URI": PREFIX may then qualify names in XML paths. */
+static int add_namespace(struct mapping *m, int nt, char **tok, long lineno,
+			 struct tmerr *err)
+{
+	char **np, **nu;
+	const char *c;
+
+	if (nt != 3)
+		return perr(err, m->path, lineno, "expected \"namespace PREFIX URI\"");
+	for (c = tok[1]; *c; c++)
+		if (strchr(":/@[]*\"", *c))
+			break;
+	if (*c || !strcmp(tok[1], "xml") || !strcmp(tok[1], "xmlns"))
+		return perr(err, m->path, lineno, "bad namespace prefix \"%s\"", tok[1]);
+	if (!tok[2][0])
+		return perr(err, m->path, lineno, "empty namespace URI");
+	for (size_t i = 0; i < m->nns; i++)
+		if (!strcmp(m->ns_prefix[i], tok[1]))
+			return perr(err, m->path, lineno,
+				    "namespace prefix \"%s\" bound twice", tok[1]);
+	np = realloc(m->ns_prefix, (m->nns + 1) * sizeof(*np));
+	if (np)
+		m->ns_prefix = np;
+	nu = np ? realloc(m->ns_uri, (m->nns + 1) * sizeof(*nu)) : NULL;
+	if (nu)
+		m->ns_uri = nu;
+	if (!np || !nu)
+		return tmerr_set(err, TMERR_SYS, "out of memory");
+	m->ns_prefix[m->nns] = dupstr(tok[1]);
+	m->ns_uri[m->nns] = dupstr(tok[2]);
+	m->nns++;
+	if (!m->ns_prefix[m->nns - 1] || !m->ns_uri[m->nns - 1])
+		return tmerr_set(err, TMERR_SYS, "out of memory");
+	return 0;
+}
+
+/* Every prefix in an XML path must be bound by a namespace directive. */
+static int xml_prefixes(const struct mapping *m, const char *xp, long lineno,
+			struct tmerr *err)
+{
+	const char *p = xp;
+
+	while (*p) {
+		size_t n = strcspn(p, "/"), k;
+		const char *s = p, *colon;
+
+		if (*s == '@') {
+			s++;
+			n--;
+		}
+		colon = memchr(s, ':', n);
+		if (colon) {
+			size_t pl = (size_t)(colon - s);
+
+			for (k = 0; k < m->nns; k++)
+				if (strlen(m->ns_prefix[k]) == pl &&
+				    !memcmp(m->ns_prefix[k], s, pl))
+					break;
+			if (k == m->nns && !(pl == 3 && !memcmp(s, "xml", 3)))
+				return perr(err, m->path, lineno,
+					    "namespace prefix \"%.*s\" in \"%s\" is not bound by a \"namespace\" line",
+					    (int)pl, s, xp);
+		}
+		p += n;
+		while (*p == '/')
+			p++;
+	}
+	return 0;
+}
+
+/* format xml: a record path, col/col? paths only, prefixes bound; collect
+ * the distinct paths the adapter is to extract. */
+static int xml_paths(struct mapping *m, long catline, struct tmerr *err)
+{
+	if (!m->record || m->record[0] != '/')
+		return perr(err, m->path, catline,
+			    "format xml needs \"record /PATH\" (e.g. \"record /records/training\")");
+	if (xml_prefixes(m, m->record, catline, err))
+		return -1;
+	m->xpaths = calloc(m->nfields + 1, sizeof(*m->xpaths));
+	if (!m->xpaths)
+		return tmerr_set(err, TMERR_SYS, "out of memory");
+	for (size_t i = 0; i < m->nfields; i++) {
+		const struct mfield *mf = &m->fields[i];
+		size_t k;
+
+		if (mf->src == SRC_POS)
+			return perr(err, m->path, mf->line,
+				    "\"pos\" has no meaning for format xml; use \"col PATH\"");
+		if (mf->src != SRC_COL && mf->src != SRC_COLOPT)
+			continue;
+		if (!mf->col[0] || mf->col[0] == '/')
+			return perr(err, m->path, mf->line,
+				    "xml path \"%s\" must be relative to the record element",
+				    mf->col);
+		if (xml_prefixes(m, mf->col, mf->line, err))
+			return -1;
+		for (k = 0; k < m->nxpaths; k++)
+			if (!strcmp(m->xpaths[k], mf->col))
+				break;
+		if (k == m->nxpaths)
+			m->xpaths[m->nxpaths++] = mf->col;
+	}
+	return 0;
+}
+
 int mapping_load(struct mapping **out, const char *path, const struct defs *d,
 		 struct tmerr *err)
 {
@@ -438,6 +556,24 @@ int mapping_load(struct mapping **out, const char *path, const struct defs *d,
 			pend[npend++].lineno = lineno;
 			continue;
 		}
+		if (!strcmp(tok[0], "filter")) {
+			if (nt < 3 || m->filter_col) {
+				perr(err, path, lineno, m->filter_col ?
+				     "only one \"filter\" per mapping" :
+				     "expected \"filter COLUMN VALUE...\"");
+				goto done;
+			}
+			m->filter_col = dupstr(tok[1]);
+			m->filter_line = lineno;
+			m->filter_vals = calloc((size_t)nt - 2, sizeof(char *));
+			if (!m->filter_col || !m->filter_vals) {
+				tmerr_set(err, TMERR_SYS, "out of memory");
+				goto done;
+			}
+			for (int k = 2; k < nt; k++)
+				m->filter_vals[m->nfilter++] = dupstr(tok[k]);
+			continue;
+		}
 		if (!strcmp(tok[0], "map")) {
 			struct maptab *nm;
 
@@ -459,6 +595,11 @@ int mapping_load(struct mapping **out, const char *path, const struct defs *d,
 			memset(cur, 0, sizeof(*cur));
 			cur->name = dupstr(tok[1]);
 			cur->line = lineno;
+			continue;
+		}
+		if (!strcmp(tok[0], "namespace")) {
+			if (add_namespace(m, nt, tok, lineno, err))
+				goto done;
 			continue;
 		}
 		if (nt != 2) {
@@ -537,6 +678,8 @@ int mapping_load(struct mapping **out, const char *path, const struct defs *d,
 			goto done;
 	}
 	m->ndeclared = m->nfields;
+	if (m->format && !strcmp(m->format, "xml") && xml_paths(m, catline, err))
+		goto done;
 	for (i = 0; i < m->cat->nkeys; i++) {
 		int k = m->cat->keys[i], found = 0;
 
@@ -589,12 +732,23 @@ void mapping_free(struct mapping *m)
 		free(m->maps[i].to);
 		free(m->maps[i].name);
 	}
+	for (i = 0; i < m->nns; i++) {
+		free(m->ns_prefix[i]);
+		free(m->ns_uri[i]);
+	}
+	free(m->ns_prefix);
+	free(m->ns_uri);
+	free(m->xpaths);
 	free(m->maps);
 	free(m->fields);
 	free(m->path);
 	free(m->format);
 	free(m->encoding);
 	free(m->record);
+	for (i = 0; i < m->nfilter; i++)
+		free(m->filter_vals[i]);
+	free(m->filter_vals);
+	free(m->filter_col);
 	free(m);
 }
 
@@ -639,6 +793,16 @@ static int bind_extras(struct mapping *m, const char *const *names, size_t n,
 int mapping_bind(struct mapping *m, const char *const *names, size_t n,
 		 const char *input, struct tmerr *err)
 {
+	m->filter_idx = -1;
+	for (size_t k = 0; m->filter_col && k < n; k++)
+		if (!strcmp(names[k], m->filter_col))
+			m->filter_idx = (int)k;
+	if (m->filter_col && m->filter_idx < 0) {
+		tmerr_where(err, m->path, m->filter_line, 0);
+		return tmerr_set(err, TMERR_MAPPING,
+				 "input \"%s\" has no column \"%s\" (needed for the filter)",
+				 input, m->filter_col);
+	}
 	while (m->nfields > m->ndeclared) {
 		struct mfield *mf = &m->fields[--m->nfields];
 
@@ -667,7 +831,7 @@ int mapping_bind(struct mapping *m, const char *const *names, size_t n,
 			return tmerr_set(err, TMERR_MAPPING,
 					 "input \"%s\" has no column \"%s\" (needed for field \"%s\")",
 					 input, mf->src == SRC_POS ? "position" : mf->col,
-					 m->cat->fields[mf->field].name);
+					 mfield_def(m, mf)->name);
 		}
 	}
 	return bind_extras(m, names, n, err);
@@ -682,6 +846,13 @@ void mapping_adapter_opts(const struct mapping *m, struct adapter_opts *o)
 	o->field_cap = ADAPTER_FIELD_CAP;
 	o->record_cap = ADAPTER_RECORD_CAP;
 	o->record_path = m->record;
+	if (m->format && !strcmp(m->format, "xml")) {
+		o->paths = m->xpaths;
+		o->npaths = m->nxpaths;
+		o->ns_prefixes = (const char *const *)m->ns_prefix;
+		o->ns_uris = (const char *const *)m->ns_uri;
+		o->nns = m->nns;
+	}
 }
 
 /* ---- row pipeline ------------------------------------------------------- */
@@ -806,15 +977,27 @@ static int put_scratch(struct row *r, int fi, const char *v, size_t n,
 int row_map(struct row *r, const struct mapping *m, const struct record *rec,
 	    struct tmerr *err)
 {
-	size_t offs[MAP_MAX_FIELDS];
+	size_t offs[MAP_MAX_FIELDS + 1];
 	char tmp[32];
 
 	r->line = rec->line;
 	buf_reset(&r->scratch);
 	memset(r->supplied, 0, sizeof(r->supplied));
+	if (m->filter_col) {
+		const char *v = (size_t)m->filter_idx < rec->nfields ?
+				rec->vals[m->filter_idx] : NULL;
+		size_t k;
+
+		for (k = 0; v && k < m->nfilter; k++)
+			if (strlen(m->filter_vals[k]) == rec->lens[m->filter_idx] &&
+			    !memcmp(m->filter_vals[k], v, rec->lens[m->filter_idx]))
+				break;
+		if (!v || k == m->nfilter)
+			return 2;
+	}
 	for (size_t i = 0; i < m->nfields; i++) {
 		const struct mfield *mf = &m->fields[i];
-		const struct field_def *fd = &m->cat->fields[mf->field];
+		const struct field_def *fd = mfield_def(m, mf);
 		int fi = mf->field;
 		const char *v;
 		size_t n;

@@ -18,6 +18,9 @@
 #include "err.h"
 
 #define MAP_MAX_FIELDS 64
+/* The pseudo-field "op" (upsert | delete) of delta inputs lives after the
+ * category's fields in a row: index FIELD_OP. */
+#define FIELD_OP MAP_MAX_FIELDS
 
 enum src_kind { SRC_COL, SRC_COLOPT, SRC_POS, SRC_CONST };
 
@@ -63,6 +66,15 @@ struct mapping {
 	int header;
 	char delimiter;
 	char *record;       /* XML record path */
+	size_t nns;         /* XML namespace bindings */
+	char **ns_prefix, **ns_uri;
+	size_t nxpaths;     /* XML: distinct col/col? paths, for the adapter */
+	const char **xpaths;
+	char *filter_col;   /* "filter COLUMN VALUE...": keep only matching rows */
+	long filter_line;
+	int filter_idx;     /* bound column, -1 */
+	size_t nfilter;
+	char **filter_vals;
 	size_t nfields;
 	size_t ndeclared;   /* fields from the file; the rest are bound extras */
 	struct mfield *fields;
@@ -77,7 +89,9 @@ void mapping_free(struct mapping *m);
  * input lacks is an error naming the mapping line and the input. */
 int mapping_bind(struct mapping *m, const char *const *names, size_t n,
 		 const char *input, struct tmerr *err);
-/* Fill adapter options from the mapping (encoding, header, delimiter). */
+/* Fill adapter options from the mapping (encoding, header, delimiter; for
+ * XML the record path, the col/col? paths and the namespaces, which point
+ * into the mapping and live as long as it). */
 void mapping_adapter_opts(const struct mapping *m, struct adapter_opts *o);
 
 /*
@@ -90,9 +104,9 @@ void mapping_adapter_opts(const struct mapping *m, struct adapter_opts *o);
 struct row {
 	const struct category_def *cat;
 	long line;
-	const char *val[MAP_MAX_FIELDS];
-	size_t len[MAP_MAX_FIELDS];
-	unsigned char supplied[MAP_MAX_FIELDS];
+	const char *val[MAP_MAX_FIELDS + 1];
+	size_t len[MAP_MAX_FIELDS + 1];
+	unsigned char supplied[MAP_MAX_FIELDS + 1];
 	struct buf scratch;
 };
 
@@ -101,7 +115,8 @@ int row_init(struct row *r, const struct category_def *cat);
 void row_release(struct row *r);
 
 /* Apply the mapping to one record. 0 = mapped; 1 = the row is rejected
- * (err has field, rule and a masked value); -1 = internal failure. */
+ * (err has field, rule and a masked value); 2 = the row is not for this
+ * mapping ("filter") and is skipped; -1 = internal failure. */
 int row_map(struct row *r, const struct mapping *m, const struct record *rec,
 	    struct tmerr *err);
 

@@ -131,8 +131,9 @@ int cmd_load(struct ctx *c)
 	o.max_reject_rate = -1;
 	o.files = (const char *const *)c->args.pos;
 	o.nfiles = (size_t)c->args.npos;
-	if (o.mapping && o.category) {
-		fprintf(stderr, "tmisgw load: give --mapping or --category, not both\n");
+	o.profile = arg_get(c, "profile");
+	if (!!o.mapping + !!o.category + !!o.profile > 1) {
+		fprintf(stderr, "tmisgw load: give one of --mapping, --category, --profile\n");
 		return EXIT_USAGE;
 	}
 	if (rate) {
@@ -168,6 +169,15 @@ int cmd_load(struct ctx *c)
 		if (rc == 0 && res->total.read && !res->total.inserted &&
 		    !res->total.updated && !res->total.superseded && res->total.unchanged)
 			printf("  unchanged: every row matches what is stored\n");
+		if (res->total.deleted)
+			printf("  %lld row%s marked deleted (op=delete): kept as history / no longer reported\n",
+			       res->total.deleted, res->total.deleted == 1 ? "" : "s");
+		if (res->total.skipped)
+			printf("  %lld row%s left out by mapping filters\n", res->total.skipped,
+			       res->total.skipped == 1 ? "" : "s");
+		for (int i = 0; i < res->nskipped_members && i < 8; i++)
+			printf("  skipped bundle member %s: no mapping serves it\n",
+			       res->skipped_members[i]);
 		if (res->events_applied)
 			printf("  change events moved or changed the status of %lld teacher%s\n",
 			       res->events_applied, res->events_applied == 1 ? "" : "s");
@@ -300,6 +310,8 @@ int cmd_inspect(struct ctx *c)
 			continue;
 		}
 		arc = row_map(&row, m, &rec, &err);
+		if (arc == 2)
+			continue;
 		if (arc == 0)
 			arc = row_check(&ck, &row, &err);
 		if (arc) {

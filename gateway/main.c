@@ -17,6 +17,7 @@ static const struct opt load_opts[] = {
 	{ "mappings", "DIR", "definitions directory" },
 	{ "mapping", "M", "mapping file for every FILE" },
 	{ "category", "C", "load every FILE with the canonical mapping of category C" },
+	{ "profile", "FILE", "choose mappings by file (or bundle member) name: lines \"PATTERN MAPPING\"" },
 	{ "indicators", "FILE", "a province's own indicator definitions, stored in each record's extra" },
 	{ "reject-file", "F", "write rejected rows to CSV file F" },
 	{ "max-reject-rate", "R", "refuse the whole load when more than R (0..1) of the rows are rejected" },
@@ -47,15 +48,66 @@ static const struct opt sample_opts[] = {
 	{ NULL, NULL, NULL },
 };
 
+static const struct opt teacher_opts[] = {
+	{ "db", "DSN", "PostgreSQL connection string (else $TMISGW_DB, else PG* variables)" },
+	{ "mappings", "DIR", "definitions directory" },
+	{ "id-type", "T", "id_type code of ID (default 1, resident identity card)" },
+	{ "show-personal", NULL, "print personal values (ID number, name, phone ...) in clear" },
+	{ NULL, NULL, NULL },
+};
+
+static const struct opt training_opts[] = {
+	{ "db", "DSN", "PostgreSQL connection string (else $TMISGW_DB, else PG* variables)" },
+	{ "mappings", "DIR", "definitions directory" },
+	{ "cycle", "YYYY-YYYY", "five-year cycle, e.g. 2021-2025 (required)" },
+	{ "scope", "DIVISION", "only schools whose code digits 3.. start with this 2-, 4- or 6-digit division" },
+	{ "hours", "H", "hours required in the cycle (default 360)" },
+	{ "new-hours", "H", "hours required of teachers who started work in the cycle (default 120)" },
+	{ "csv", NULL, "print CSV (RFC 4180, formula-safe) instead of a table" },
+	{ NULL, NULL, NULL },
+};
+
+static const struct opt conflicts_opts[] = {
+	{ "db", "DSN", "PostgreSQL connection string (else $TMISGW_DB, else PG* variables)" },
+	{ "mappings", "DIR", "definitions directory" },
+	{ "days", "N", "look at schools reported in the last N days (default 30)" },
+	{ "show-personal", NULL, "print ID numbers in clear" },
+	{ "csv", NULL, "print CSV (RFC 4180, formula-safe) instead of a table" },
+	{ NULL, NULL, NULL },
+};
+
+static const struct opt quality_opts[] = {
+	{ "db", "DSN", "PostgreSQL connection string (else $TMISGW_DB, else PG* variables)" },
+	{ "mappings", "DIR", "definitions directory" },
+	{ "load", "ID", "the load to report on (default: the latest)" },
+	{ "csv", NULL, "print CSV (RFC 4180, formula-safe) instead of a table" },
+	{ NULL, NULL, NULL },
+};
+
 static const struct cmd commands[] = {
 	{ "db migrate", cmd_db_migrate, NEEDS_DB | NEEDS_DEFS, "",
 	  "create or upgrade the schema and store the code sets", db_opts, 0, 0 },
 	{ "load", cmd_load, NEEDS_DB | NEEDS_DEFS, "FILE...",
-	  "validate FILEs and load them in one transaction", load_opts, 1, -1 },
+	  "validate FILEs (CSV, XML, or zip/tar bundles of them) and load them in one transaction",
+	  load_opts, 1, -1 },
 	{ "inspect", cmd_inspect, NEEDS_DEFS, "FILE",
 	  "print the records of FILE as JSON lines", inspect_opts, 1, 1 },
 	{ "sample", cmd_sample, NEEDS_DEFS, "",
 	  "write a realistic sample province as canonical CSV", sample_opts, 0, 0 },
+	{ "teacher show", cmd_teacher_show, NEEDS_DB | NEEDS_DEFS, "ID",
+	  "print a teacher's current record and current records per category",
+	  teacher_opts, 1, 1 },
+	{ "teacher history", cmd_teacher_history, NEEDS_DB | NEEDS_DEFS, "ID",
+	  "print a teacher's versions, change events and superseded records in time order",
+	  teacher_opts, 1, 1 },
+	{ "report training", cmd_report_training, NEEDS_DB | NEEDS_DEFS, "",
+	  "continuing-education hours per school and province against the requirement",
+	  training_opts, 0, 0 },
+	{ "report conflicts", cmd_report_conflicts, NEEDS_DB | NEEDS_DEFS, "",
+	  "teachers reported at more than one school or under two id types",
+	  conflicts_opts, 0, 0 },
+	{ "report quality", cmd_report_quality, NEEDS_DB | NEEDS_DEFS, "",
+	  "a load's rejects by rule, field, file and school", quality_opts, 0, 0 },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
