@@ -65,5 +65,11 @@ int cmd_db_migrate(struct ctx *c);
 int cmd_load(struct ctx *c);
 int cmd_inspect(struct ctx *c);
 int cmd_sample(struct ctx *c);
+/* gateway/cmd_query.c: read-only views and reports (docs/reports.md) */
+int cmd_teacher_show(struct ctx *c);
+int cmd_teacher_history(struct ctx *c);
+int cmd_report_training(struct ctx *c);
+int cmd_report_conflicts(struct ctx *c);
+int cmd_report_quality(struct ctx *c);
 
 #endif

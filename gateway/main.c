@@ -138,12 +138,17 @@ static void usage_cmd(FILE *f, const struct cmd *c)
 
 static void usage_all(FILE *f)
 {
+	int w = 0;
+
 	fputs("usage: tmisgw <command> [options] [args]\n\n"
 	      "tmisgw is the data-exchange gateway of the national teacher management\n"
 	      "information system: it validates teacher data and loads it exactly once.\n\n"
 	      "commands:\n", f);
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+		if ((int)strlen(commands[i].name) > w)
+			w = (int)strlen(commands[i].name);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-*s  %s\n", w, commands[i].name, commands[i].summary);
 	fputs("\n'tmisgw <command> --help' describes a command's options.\n"
 	      "exit codes: 0 ok, 1 failure, 2 usage, 3 input or mapping, 4 database,\n"
 	      "5 load refused by --max-reject-rate\n", f);
