@@ -743,7 +743,7 @@ int bundle_open_member(struct bundle **bp, const char *path, const char *member,
 	b->cap = b->lim.max_member_bytes < b->lim.max_total_bytes ?
 		 b->lim.max_member_bytes : b->lim.max_total_bytes;
 	if (walk_start(&b->w, &b->src, path, &b->lim, err)) {
-		free(b);
+		bundle_close(b);
 		return -1;
 	}
 	while ((r = walk_next(&b->w, err)) == WALK_MEMBER) {
