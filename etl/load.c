@@ -127,9 +127,16 @@ static void csv_cell(FILE *f, const char *s, int last)
 	fputc(last ? '\n' : ',', f);
 }
 
+/*
+ * raw_type/raw_number (the unmasked teacher key, may be NULL) and school
+ * travel only to a temporary table, where they find the teacher's school
+ * for the quality report; what is stored is masked.
+ */
 static int reject_add(struct rejects *rj, const char *file, long line,
 		      const char *category, const char *key,
-		      const struct tmerr *e)
+		      const struct tmerr *e, const char *school,
+		      const char *raw_type, size_t tlen,
+		      const char *raw_number, size_t nlen)
 {
 	const char *cols[8];
 	char lbuf[32];
@@ -156,6 +163,19 @@ static int reject_add(struct rejects *rj, const char *file, long line,
 		else
 			copy_add_value(&rj->line, cols[i], strlen(cols[i]));
 	}
+	buf_addch(&rj->line, '\t');
+	if (school && *school)
+		copy_add_value(&rj->line, school, strlen(school));
+	else
+		buf_addstr(&rj->line, "\\N");
+	buf_addch(&rj->line, '\t');
+	if (raw_type && raw_number && nlen) {
+		copy_add_value(&rj->line, raw_type, tlen);
+		buf_addch(&rj->line, '\t');
+		copy_add_value(&rj->line, raw_number, nlen);
+	} else {
+		buf_addstr(&rj->line, "\\N\t\\N");
+	}
 	buf_addch(&rj->line, '\n');
 	if (fwrite(rj->line.ptr, 1, rj->line.len, rj->db) != rj->line.len)
 		return -1;
@@ -179,8 +199,13 @@ static int rejects_flush(PGconn *conn, struct rejects *rj, struct tmerr *err)
 	if (fflush(rj->db) || fseek(rj->db, 0, SEEK_SET))
 		return tmerr_set(err, TMERR_SYS, "cannot rewind the reject spool: %s",
 				 strerror(errno));
-	r = PQexec(conn, "COPY tmis.load_reject (load_id, file, line, category, "
-			 "teacher_key, field, rule, value, message) FROM STDIN");
+	if (exec_ok(conn, "CREATE TEMP TABLE IF NOT EXISTS tmisgw_rej (load_id bigint, "
+			  "file text, line bigint, category text, teacher_key text, "
+			  "field text, rule text, value text, message text, "
+			  "school_code text, raw_type text, raw_number text) ON COMMIT DROP",
+		    err, "storing rejects"))
+		return -1;
+	r = PQexec(conn, "COPY tmisgw_rej FROM STDIN");
 	if (PQresultStatus(r) != PGRES_COPY_IN)
 		return db_fail(conn, r, err, "storing rejects");
 	PQclear(r);
@@ -195,6 +220,15 @@ static int rejects_flush(PGconn *conn, struct rejects *rj, struct tmerr *err)
 	PQclear(r);
 	while ((r = PQgetResult(conn)))
 		PQclear(r);
+	if (exec_ok(conn, "INSERT INTO tmis.load_reject (load_id, file, line, category, "
+			  "teacher_key, field, rule, value, message, school_code) "
+			  "SELECT r.load_id, r.file, r.line, r.category, r.teacher_key, "
+			  "r.field, r.rule, r.value, r.message, "
+			  "COALESCE(r.school_code, t.school_code) FROM tmisgw_rej r "
+			  "LEFT JOIN tmis.teacher t ON t.id_type = r.raw_type "
+			  "AND t.id_number = r.raw_number", err, "storing rejects") ||
+	    exec_ok(conn, "TRUNCATE tmisgw_rej", err, "storing rejects"))
+		return -1;
 	if (fseek(rj->db, 0, SEEK_SET) || ftruncate(fileno(rj->db), 0))
 		return tmerr_set(err, TMERR_SYS, "cannot reset the reject spool: %s",
 				 strerror(errno));
@@ -351,7 +385,9 @@ static int server_rejects(PGconn *conn, struct rejects *rj,
 			tmerr_set(&e, TMERR_INPUT,
 				  "required value is missing for the teacher's indicator set");
 		if (reject_add(rj, job->path, atol(PQgetvalue(r, i, 0)), job->cat->name,
-			       key, &e)) {
+			       key, &e, NULL, PQgetvalue(r, i, 1),
+			       (size_t)PQgetlength(r, i, 1), PQgetvalue(r, i, 2),
+			       (size_t)PQgetlength(r, i, 2))) {
 			PQclear(r);
 			return tmerr_set(err, TMERR_SYS, "cannot write the reject spool");
 		}
@@ -800,6 +836,18 @@ static int target_empty(PGconn *conn, const struct category_def *c, int *empty,
 	return 0;
 }
 
+/* The row's own school code (teacher rows), for the reject record. */
+static const char *row_school(const struct row *r, const struct checker *ck,
+			      char *out, size_t outsz)
+{
+	int f = category_field(ck->cat, "school_code");
+
+	if (f < 0 || !r->supplied[f] || !r->len[f])
+		return NULL;
+	str_copy_utf8(out, outsz, r->val[f], r->len[f]);
+	return out;
+}
+
 /* Remember the teacher of a rejected row (when its key fields made it
  * through mapping) so a full load does not supersede that teacher's records. */
 static int hold_teacher(FILE *held, const struct row *r, const struct checker *ck)
@@ -1029,7 +1077,7 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 
 	for (;;) {
 		struct tmerr e;
-		char key[96];
+		char key[96], school[16];
 		uint64_t hk = 0;
 
 		tmerr_clear(&e);
@@ -1046,7 +1094,7 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 			progress_draw(&pg, fc.read, ci.bytes, 0);
 		if (arc == ADP_BAD) {
 			if (reject_add(rj, job->path, e.line ? e.line : rec.line, c->name,
-				       "", &e))
+				       "", &e, NULL, NULL, 0, NULL, 0))
 				goto spoolerr;
 			fc.rejected++;
 			continue;
@@ -1083,7 +1131,12 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 		}
 		if (arc) {
 			row_teacher_key(&row, key, sizeof(key));
-			if (reject_add(rj, job->path, rec.line, c->name, key, &e))
+			if (reject_add(rj, job->path, rec.line, c->name, key, &e,
+				       row_school(&row, &ck, school, sizeof(school)),
+				       row.supplied[ck.f_id_type] ? row.val[ck.f_id_type] : NULL,
+				       row.len[ck.f_id_type],
+				       row.supplied[ck.f_id_number] ? row.val[ck.f_id_number] : NULL,
+				       row.len[ck.f_id_number]))
 				goto spoolerr;
 			if (held && hold_teacher(held, &row, &ck))
 				goto spoolerr;

@@ -44,6 +44,10 @@ fi
 like "keys are masked" "$(cat "$W/rej.csv")" '1:410105\*\*\*\*\*\*\*\*0119'
 is "rejects stored in the database" \
 	"$(pg_sql 'select count(*) from tmis.load_reject where load_id = (select max(id) from tmis.load_run)')" 5
+is "a record's reject carries its teacher's school" \
+	"$(pg_sql "select school_code from tmis.load_reject where rule = 'number' order by load_id limit 1")" 2141010001
+is "the raw id never reaches the reject table" \
+	"$(pg_sql "select count(*) from tmis.load_reject where teacher_key like '%410105198812310574%'")" 0
 is "load_run records the counts" \
 	"$(pg_sql "select status||','||rows_read||','||inserted||','||rejected from tmis.load_run order by id desc limit 1")" \
 	"committed,14,9,5"

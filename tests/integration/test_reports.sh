@@ -178,8 +178,9 @@ like "by rule" "$(cat "$W/q")" '^rule +code +2 +50\.0$'
 like "by rule, checksum" "$(cat "$W/q")" '^rule +id_checksum +1 +25\.0$'
 like "by field" "$(cat "$W/q")" '^field +gender +2 +50\.0$'
 like "by file and category" "$(cat "$W/q")" '^file +=bad\.csv \[teacher\] +4 +100\.0$'
-like "by school: not recorded by the loader" "$(cat "$W/q")" '^school +\(not recorded\) +4 +100\.0$'
-pg_sql "update tmis.load_reject set school_code = '2141010001' where load_id = 6 and line = 2" >/dev/null
+like "by school: the rejected rows' own schools" "$(cat "$W/q")" '^school +2141010001 +3 +75\.0$'
+like "by school: even an invalid school code is shown" "$(cat "$W/q")" '^school +2199010001 +1 +25\.0$'
+pg_sql "update tmis.load_reject set school_code = NULL where load_id = 6 and line = 3" >/dev/null
 "$T" report quality --csv >"$W/q.csv" 2>&1
 is "quality CSV, by school where recorded, file name made formula-safe" "$(crlf <"$W/q.csv")" \
 '"dimension","value","rejects","pct"
@@ -190,8 +191,8 @@ is "quality CSV, by school where recorded, file name made formula-safe" "$(crlf 
 "field","id_number","1","25.0"
 "field","school_code","1","25.0"
 "file","'"'"'=bad.csv [teacher]","4","100.0"
-"school","(not recorded)","3","75.0"
-"school","2141010001","1","25.0"'
+"school","2141010001","3","75.0"
+"school","(not recorded)","1","25.0"'
 is "no CSV cell starts with a formula character" "$(grep -c '"[=+@-]' "$W/q.csv")" 0
 like "--load 1 has no rejects" "$("$T" report quality --load 1)" '^no rejects$'
 "$T" report quality --load 99 >/dev/null 2>"$W/q99"
