@@ -1016,8 +1016,11 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 	ci.in.ctx = &ci;
 	ci.in.name = in.name;
 	mapping_adapter_opts(job->map, &ao);
-	if (ad->open(&h, &ci.in, &ao, err))
+	if (ad->open(&h, &ci.in, &ao, err)) {
+		if (bun && bundle_error(bun)->code)
+			*err = *bundle_error(bun);
 		goto out;
+	}
 	nnames = ad->names(h, &names);
 	if (mapping_bind(job->map, names, nnames, job->path, err))
 		goto out;
