@@ -37,6 +37,11 @@ struct adapter_opts {
 	const char *record_path;
 	const char *const *paths;
 	size_t npaths;
+	/* XML: namespace prefixes used in record_path and paths, and the
+	 * URI each is bound to ("xml" is predefined). */
+	const char *const *ns_prefixes;
+	const char *const *ns_uris;
+	size_t nns;
 };
 
 #define ADAPTER_FIELD_CAP (64 * 1024)

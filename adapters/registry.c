@@ -8,11 +8,11 @@
 #include <string.h>
 
 extern const struct adapter csv_adapter;
-/* extern const struct adapter xml_adapter;  (add with adapters/xml.c) */
+extern const struct adapter xml_adapter;
 
 static const struct adapter *const adapters[] = {
 	&csv_adapter,
-	/* &xml_adapter, */
+	&xml_adapter,
 	NULL,
 };
 

@@ -326,6 +326,7 @@ struct file_job {
 	const char *bundle;  /* the archive holding the input, or NULL */
 	char *member;        /* its member name */
 	unsigned long long size; /* for progress, 0 if unknown */
+	int delta;           /* the bundle's manifest declares this member a delta */
 	struct mapping *map;
 	const struct category_def *cat;
 	int seq;
@@ -653,13 +654,10 @@ static int merge_stage(PGconn *conn, const struct file_job *job,
 {
 	const struct category_def *c = job->cat;
 	struct buf sql = BUF_INIT(SQL_CAP), cols = BUF_INIT(SQL_CAP);
-	size_t f, k, nonkey = 0;
+	size_t f, k;
 	PGresult *r;
 
 	supplied_cols(c, sup, &cols);
-	for (f = 0; f < c->nfields; f++)
-		nonkey += sup[f] && !c->fields[f].key;
-	/* nonkey counts extras too: they make an update possible */
 	if (empty) {
 		buf_addf(&sql, "INSERT INTO tmis.\"%s\" (%s, load_id, src_line) "
 			       "SELECT %s, %lld, _line FROM tmisgw_stage",
@@ -678,44 +676,41 @@ static int merge_stage(PGconn *conn, const struct file_job *job,
 		 c->name, cols.ptr, cols.ptr, load_id);
 	for (k = 0; k < c->nkeys; k++)
 		buf_addf(&sql, "%s\"%s\"", k ? ", " : "", c->fields[c->keys[k]].name);
-	if (!nonkey && !c->multi) {
-		buf_addstr(&sql, ") DO NOTHING RETURNING true AS ins) ");
-	} else {
-		buf_addstr(&sql, ") DO UPDATE SET ");
-		for (f = 0; f < c->nfields; f++)
-			if (sup[f] && !c->fields[f].key && !c->fields[f].extra)
-				buf_addf(&sql, "\"%s\" = EXCLUDED.\"%s\", ",
-					 c->fields[f].name, c->fields[f].name);
-		/* indicators the file supplies replace theirs; others stay */
-		if (extras_supplied(c, sup))
-			buf_addstr(&sql, "extra = COALESCE(t.extra, '{}') || EXCLUDED.extra, ");
-		/* a record that comes back after being superseded is current again */
-		if (c->multi)
-			buf_addstr(&sql, "current = true, superseded_at = NULL, "
-					 "superseded_load = NULL, ");
-		buf_addstr(&sql, "load_id = EXCLUDED.load_id, src_line = EXCLUDED.src_line, "
-				 "change_no = nextval('tmis.change_no_seq'), "
-				 "updated_at = now() WHERE ROW(");
-		for (f = 0, k = 0; f < c->nfields; f++)
-			if (sup[f] && !c->fields[f].key && !c->fields[f].extra)
-				buf_addf(&sql, "%st.\"%s\"", k++ ? ", " : "",
-					 c->fields[f].name);
-		if (c->multi)
-			buf_addf(&sql, "%st.current", k++ ? ", " : "");
-		if (extras_supplied(c, sup))
-			buf_addf(&sql, "%st.extra", k++ ? ", " : "");
-		buf_addstr(&sql, ") IS DISTINCT FROM ROW(");
-		for (f = 0, k = 0; f < c->nfields; f++)
-			if (sup[f] && !c->fields[f].key && !c->fields[f].extra)
-				buf_addf(&sql, "%sEXCLUDED.\"%s\"", k++ ? ", " : "",
-					 c->fields[f].name);
-		if (c->multi)
-			buf_addf(&sql, "%strue", k++ ? ", " : "");
-		if (extras_supplied(c, sup))
-			buf_addf(&sql, "%sCOALESCE(t.extra, '{}') || EXCLUDED.extra",
-				 k++ ? ", " : "");
-		buf_addstr(&sql, ") RETURNING (xmax = 0) AS ins) ");
-	}
+	/* always DO UPDATE: even a key-only row may bring a record back */
+	buf_addstr(&sql, ") DO UPDATE SET ");
+	for (f = 0; f < c->nfields; f++)
+		if (sup[f] && !c->fields[f].key && !c->fields[f].extra)
+			buf_addf(&sql, "\"%s\" = EXCLUDED.\"%s\", ",
+				 c->fields[f].name, c->fields[f].name);
+	/* indicators the file supplies replace theirs; others stay */
+	if (extras_supplied(c, sup))
+		buf_addstr(&sql, "extra = COALESCE(t.extra, '{}') || EXCLUDED.extra, ");
+	/* a record that comes back after being superseded is current again */
+	if (c->multi)
+		buf_addstr(&sql, "current = true, superseded_at = NULL, "
+				 "superseded_load = NULL, ");
+	else
+		buf_addstr(&sql, "reported = true, ");
+	buf_addstr(&sql, "load_id = EXCLUDED.load_id, src_line = EXCLUDED.src_line, "
+			 "change_no = nextval('tmis.change_no_seq'), "
+			 "updated_at = now() WHERE ROW(");
+	for (f = 0, k = 0; f < c->nfields; f++)
+		if (sup[f] && !c->fields[f].key && !c->fields[f].extra)
+			buf_addf(&sql, "%st.\"%s\"", k++ ? ", " : "",
+				 c->fields[f].name);
+	buf_addf(&sql, "%st.%s", k++ ? ", " : "", c->multi ? "current" : "reported");
+	if (extras_supplied(c, sup))
+		buf_addf(&sql, "%st.extra", k++ ? ", " : "");
+	buf_addstr(&sql, ") IS DISTINCT FROM ROW(");
+	for (f = 0, k = 0; f < c->nfields; f++)
+		if (sup[f] && !c->fields[f].key && !c->fields[f].extra)
+			buf_addf(&sql, "%sEXCLUDED.\"%s\"", k++ ? ", " : "",
+				 c->fields[f].name);
+	buf_addf(&sql, "%strue", k++ ? ", " : "");
+	if (extras_supplied(c, sup))
+		buf_addf(&sql, "%sCOALESCE(t.extra, '{}') || EXCLUDED.extra",
+			 k++ ? ", " : "");
+	buf_addstr(&sql, ") RETURNING (xmax = 0) AS ins) ");
 	buf_addstr(&sql, "SELECT count(*) FILTER (WHERE ins), "
 			 "count(*) FILTER (WHERE NOT ins) FROM m");
 	r = PQexec(conn, sql.ptr);
@@ -761,6 +756,34 @@ static int supersede(PGconn *conn, const struct file_job *job, long long load_id
 	buf_release(&sql);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
 		return db_fail(conn, r, err, "superseding replaced records");
+	cnt->superseded += atoll(PQcmdTuples(r));
+	PQclear(r);
+	return 0;
+}
+
+/*
+ * A full teacher file with "scope FIELD" (e.g. school_code) is the complete
+ * list of the teachers of every FIELD value it holds: stored teachers of
+ * those values that it lacks are marked no longer reported, never deleted.
+ */
+static int unreport(PGconn *conn, const struct file_job *job, long long load_id,
+		    struct load_counts *cnt, struct tmerr *err)
+{
+	const char *f = job->cat->fields[job->map->scope].name;
+	struct buf sql = BUF_INIT(SQL_CAP);
+	PGresult *r;
+
+	buf_addf(&sql, "UPDATE tmis.\"%s\" x SET reported = false, load_id = %lld, "
+		       "change_no = nextval('tmis.change_no_seq'), updated_at = now() "
+		       "WHERE x.reported AND x.\"%s\" IN (SELECT \"%s\" FROM tmisgw_stage) "
+		       "AND NOT EXISTS (SELECT 1 FROM tmisgw_stage s WHERE s.id_type = x.id_type "
+		       "AND s.id_number = x.id_number) AND NOT EXISTS (SELECT 1 FROM tmisgw_held h "
+		       "WHERE h.id_type = x.id_type AND h.id_number = x.id_number)",
+		 job->cat->name, load_id, f, f);
+	r = PQexec(conn, sql.ptr);
+	buf_release(&sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		return db_fail(conn, r, err, "marking teachers no longer reported");
 	cnt->superseded += atoll(PQcmdTuples(r));
 	PQclear(r);
 	return 0;
@@ -1035,7 +1058,7 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 	snprintf(target, sizeof(target), "tmis.\"%s\"", c->name);
 	if (target_empty(conn, c, &empty, err))
 		goto out;
-	if (c->multi && !empty && !o->delta) {
+	if ((c->multi || job->map->scope >= 0) && !empty && !o->delta && !job->delta) {
 		held = tmpfile();
 		if (!held) {
 			tmerr_set(err, TMERR_SYS, "cannot create a spool file: %s",
@@ -1254,7 +1277,8 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 				goto out;
 			copying = 0;
 			if (end_copy(conn, NULL, err) ||
-			    supersede(conn, job, res->load_id, &fc, err) ||
+			    (c->multi ? supersede(conn, job, res->load_id, &fc, err) :
+			     unreport(conn, job, res->load_id, &fc, err)) ||
 			    exec_ok(conn, "DROP TABLE tmisgw_held", err,
 				    "dropping the held-keys table"))
 				goto out;
@@ -1321,6 +1345,46 @@ out:
 	return rc;
 }
 
+/*
+ * A OneRoster-style bundle says per file whether it is a full snapshot or a
+ * delta: manifest.csv rows "file.users,bulk|delta|absent". Returns 1 when
+ * the manifest declares member name (users.csv -> file.users) a delta.
+ */
+static int manifest_delta(const char *bundle, const char *name)
+{
+	const struct adapter *ad = adapter_find("csv");
+	struct adapter_handle *h = NULL;
+	struct adapter_opts ao = { 0 };
+	struct bundle *b = NULL;
+	struct record rec;
+	struct input in;
+	struct tmerr e;
+	char want[256];
+	const char *dot = strrchr(name, '.');
+	int delta = 0;
+
+	snprintf(want, sizeof(want), "file.%.*s", dot ? (int)(dot - name) : (int)strlen(name),
+		 name);
+	tmerr_clear(&e);
+	if (bundle_open_member(&b, bundle, "manifest.csv", NULL, &in, &e))
+		return 0;
+	ao.has_header = 1;
+	ao.delimiter = ',';
+	ao.field_cap = 4096;
+	ao.record_cap = 65536;
+	if (!ad->open(&h, &in, &ao, &e)) {
+		while (ad->next(h, &rec, &e) != ADP_EOF) {
+			if (rec.nfields >= 2 && rec.vals[0] && rec.vals[1] &&
+			    !strcmp(rec.vals[0], want))
+				delta = !strcmp(rec.vals[1], "delta");
+			tmerr_clear(&e);
+		}
+		ad->close(h);
+	}
+	bundle_close(b);
+	return delta;
+}
+
 /* The jobs for one input (a file, or a member of bundle): one per mapping
  * that serves it. A bundle member nothing serves is skipped and noted. */
 static int add_jobs(const struct load_opts *o, const struct profile *prof,
@@ -1361,6 +1425,7 @@ static int add_jobs(const struct load_opts *o, const struct profile *prof,
 		j->seq = (int)*njobs + 1;
 		j->bundle = bundle;
 		j->size = size;
+		j->delta = bundle && manifest_delta(bundle, base);
 		if (bundle) {
 			j->member = strdup(name);
 			if (asprintf(&j->path, "%s:%s", bundle, name) < 0)

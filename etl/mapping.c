@@ -336,6 +336,12 @@ static int compile_field(struct mapping *m, char *line, long lineno,
 			if (!x->cs)
 				return perr(err, m->path, lineno,
 					    "unknown code set \"%s\"", tok[i]);
+		} else if (!strcmp(name, "append")) {
+			x->kind = XF_APPEND;
+			if (a - i != 1)
+				return perr(err, m->path, lineno,
+					    "expected \"append COLUMN\"");
+			x->arg = dupstr(tok[i]);
 		} else if (!strcmp(name, "default")) {
 			x->kind = XF_DEFAULT;
 			if (a - i != 1)
@@ -485,6 +491,7 @@ int mapping_load(struct mapping **out, const char *path, const struct defs *d,
 		goto done;
 	}
 	m->defs = d;
+	m->scope = -1;
 	m->header = 1;
 	m->delimiter = ',';
 	while (fgets(line, sizeof(line), f)) {
@@ -642,6 +649,14 @@ int mapping_load(struct mapping **out, const char *path, const struct defs *d,
 				m->delimiter = tok[1][0];
 			else {
 				perr(err, path, lineno, "bad delimiter \"%s\"", tok[1]);
+				goto done;
+			}
+		} else if (!strcmp(tok[0], "scope")) {
+			if (!m->cat || m->cat->multi ||
+			    (m->scope = category_field(m->cat, tok[1])) < 0) {
+				perr(err, path, lineno, m->cat && !m->cat->multi ?
+				     "unknown scope field \"%s\"" :
+				     "\"scope\" needs an earlier \"category teacher\"", tok[1]);
 				goto done;
 			}
 		} else if (!strcmp(tok[0], "record")) {
@@ -832,6 +847,22 @@ int mapping_bind(struct mapping *m, const char *const *names, size_t n,
 					 "input \"%s\" has no column \"%s\" (needed for field \"%s\")",
 					 input, mf->src == SRC_POS ? "position" : mf->col,
 					 mfield_def(m, mf)->name);
+		}
+		for (size_t x = 0; x < mf->nxf; x++) {
+			struct xform *xf = &mf->xf[x];
+
+			if (xf->kind != XF_APPEND)
+				continue;
+			xf->colidx = -1;
+			for (size_t k = 0; k < n; k++)
+				if (!strcmp(names[k], xf->arg))
+					xf->colidx = (int)k;
+			if (xf->colidx < 0) {
+				tmerr_where(err, m->path, mf->line, 0);
+				return tmerr_set(err, TMERR_MAPPING,
+						 "input \"%s\" has no column \"%s\" (needed by append)",
+						 input, xf->arg);
+			}
 		}
 	}
 	return bind_extras(m, names, n, err);
@@ -1129,6 +1160,23 @@ int row_map(struct row *r, const struct mapping *m, const struct record *rec,
 					n = strlen(v);
 					}
 				break;
+			case XF_APPEND: {
+				const char *w = (size_t)x->colidx < rec->nfields ?
+						rec->vals[x->colidx] : NULL;
+				size_t wn = w ? rec->lens[x->colidx] : 0, start;
+
+				if (!wn)
+					break;
+				start = r->scratch.len;
+				if (buf_add(&r->scratch, v, n) ||
+				    buf_add(&r->scratch, w, wn) ||
+				    buf_addch(&r->scratch, '\0'))
+					return reject(err, fd, "field_too_long", v, n,
+						      "value too long");
+				v = r->scratch.ptr + start;
+				n += wn;
+				break;
+			}
 			}
 		}
 		r->val[fi] = v;

@@ -26,7 +26,7 @@ enum src_kind { SRC_COL, SRC_COLOPT, SRC_POS, SRC_CONST };
 
 enum xf_kind {
 	XF_TRIM, XF_UPPER, XF_LOWER, XF_DATE, XF_MONTH, XF_BOOL, XF_MAP,
-	XF_LABEL, XF_DEFAULT,
+	XF_LABEL, XF_DEFAULT, XF_APPEND,
 };
 
 struct maptab {
@@ -43,7 +43,8 @@ struct xform {
 	const struct maptab *map;
 	int keep;           /* map: pass values the table lacks */
 	const struct codeset *cs;
-	char *arg;          /* default value */
+	char *arg;          /* default value; append: the other column */
+	int colidx;         /* append: bound column, -1 */
 };
 
 struct mfield {
@@ -70,6 +71,8 @@ struct mapping {
 	char **ns_prefix, **ns_uri;
 	size_t nxpaths;     /* XML: distinct col/col? paths, for the adapter */
 	const char **xpaths;
+	int scope;          /* "scope FIELD": a full file covers the stored teachers
+			     * whose FIELD is among the file's values; -1 none */
 	char *filter_col;   /* "filter COLUMN VALUE...": keep only matching rows */
 	long filter_line;
 	int filter_idx;     /* bound column, -1 */
