@@ -1226,7 +1226,7 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 
 	/* fresh rows have no statistics yet; without them the checks below
 	 * can get nested-loop plans that are quadratic in practice */
-	if (staged > 10000) {
+	if (staged > 1000) {
 		buf_reset(&sql);
 		buf_addf(&sql, "ANALYZE %s", empty ? target : "tmisgw_stage");
 		if (exec_ok(conn, sql.ptr, err, "analyzing the loaded rows"))
