@@ -970,6 +970,72 @@ out:
 	return rc;
 }
 
+/*
+ * A large first load builds the target's indexes once, by sorting, after
+ * the rows are in, rather than growing them a row at a time (pg_restore and
+ * pgloader do the same). The definitions are read from the catalog, dropped,
+ * and replayed by restore_indexes() in the same transaction; the unique ones
+ * then prove there was no duplicate. Holds ACCESS EXCLUSIVE until commit.
+ */
+static int defer_indexes(PGconn *conn, const char *target, struct buf *restore,
+			 struct tmerr *err)
+{
+	struct buf sql = BUF_INIT(SQL_CAP);
+	PGresult *r;
+	int i, n;
+
+	buf_addf(&sql,
+		 "SELECT CASE WHEN con.oid IS NULL THEN pg_get_indexdef(i.indexrelid) "
+		 "ELSE format('ALTER TABLE %%s ADD CONSTRAINT %%I %%s', i.indrelid::regclass, "
+		 "con.conname, pg_get_constraintdef(con.oid)) END, "
+		 "CASE WHEN con.oid IS NULL THEN format('DROP INDEX %%s', i.indexrelid::regclass) "
+		 "ELSE format('ALTER TABLE %%s DROP CONSTRAINT %%I', i.indrelid::regclass, "
+		 "con.conname) END "
+		 "FROM pg_index i LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid "
+		 "AND con.conrelid = i.indrelid AND con.contype IN ('p', 'u') "
+		 "WHERE i.indrelid = '%s'::regclass", target);
+	r = PQexec(conn, sql.ptr);
+	buf_release(&sql);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		return db_fail(conn, r, err, "reading the target's indexes");
+	n = PQntuples(r);
+	for (i = 0; i < n; i++) {
+		if (buf_addstr(restore, PQgetvalue(r, i, 0)) || buf_addstr(restore, ";\n")) {
+			PQclear(r);
+			return tmerr_set(err, TMERR_LIMIT, "index definitions too long");
+		}
+		if (exec_ok(conn, PQgetvalue(r, i, 1), err, "deferring an index")) {
+			PQclear(r);
+			return -1;
+		}
+	}
+	PQclear(r);
+	return 0;
+}
+
+static int restore_indexes(PGconn *conn, struct buf *restore, struct tmerr *err)
+{
+	if (!restore->len)
+		return 0;
+	if (exec_ok(conn, restore->ptr, err, "building the target's indexes"))
+		return -1;
+	buf_reset(restore);
+	return 0;
+}
+
+/* Inputs from this size on defer index building in a first load. */
+#define DEFER_INDEX_BYTES (4u << 20)
+
+static unsigned long long input_size(const struct file_job *job)
+{
+	struct stat st;
+
+	if (job->bundle)
+		return job->size;
+	return stat(job->path, &st) == 0 && S_ISREG(st.st_mode) ?
+	       (unsigned long long)st.st_size : 0;
+}
+
 #define BLOOM_BITS ((size_t)1 << 27) /* 16 MiB */
 #define BLOOM_K 6
 
@@ -1001,6 +1067,7 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 	struct buf copy = BUF_INIT(COPY_CHUNK + ADAPTER_RECORD_CAP * 2);
 	struct buf line = BUF_INIT(ADAPTER_RECORD_CAP * 2);
 	struct buf json = BUF_INIT(ADAPTER_RECORD_CAP * 2);
+	struct buf restore = BUF_INIT(SQL_CAP);
 	struct checker ck;
 	struct row row;
 	struct record rec;
@@ -1074,6 +1141,9 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 				  strerror(errno));
 			goto out;
 		}
+		if (input_size(job) >= DEFER_INDEX_BYTES &&
+		    defer_indexes(conn, target, &restore, err))
+			goto out;
 	}
 
 	/* stage: same column types as the target, no indexes, no WAL */
@@ -1287,6 +1357,8 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 	fc.rejected += nrej;
 	if (ndel && apply_deletes(conn, job, del, res->load_id, &fc, err))
 		goto out;
+	if (restore_indexes(conn, &restore, err))
+		goto out;
 	if (rejects_flush(conn, rj, err))
 		goto out;
 	if (exec_ok(conn, "DROP TABLE tmisgw_stage", err, "dropping the staging table"))
@@ -1342,6 +1414,7 @@ out:
 	buf_release(&copy);
 	buf_release(&line);
 	buf_release(&json);
+	buf_release(&restore);
 	return rc;
 }
 
@@ -1557,6 +1630,8 @@ int load_files(PGconn *conn, const struct load_opts *o, struct load_result *res,
 	/* staging lives in temp tables: give them room before the first one */
 	if (exec_ok(conn, "SET temp_buffers = '256MB'", err, "configuring the session") ||
 	    exec_ok(conn, "SET work_mem = '256MB'", err, "configuring the session") ||
+	    exec_ok(conn, "SET maintenance_work_mem = '256MB'", err,
+		    "configuring the session") ||
 	    exec_ok(conn, "BEGIN", err, "starting the load transaction"))
 		goto out;
 	in_tx = 1;

@@ -184,4 +184,24 @@ like "a lost connection is a clear message" "$(cat "$W/out14")" 'database'
 is "a lost connection commits nothing" \
 	"$(pg_sql "select count(*) from tmis.teacher where phone = '13312345678'")" 0
 
+# ---- a large first load builds its indexes after the rows ----------------------
+pg_sql "create database fresh" >/dev/null
+FRESH="host=$PG_DIR port=$PGPORT user=postgres dbname=fresh"
+"$T" db migrate --db "$FRESH" >/dev/null 2>&1
+"$T" sample --teachers 40000 --province 41 --out "$W/dirty" --seed 8 --dirty 0.02 >/dev/null
+"$T" load --no-progress --db "$FRESH" --reject-file "$W/rej_fresh.csv" "$W/dirty/teacher.csv" >"$W/out15" 2>&1
+is "a large first load with duplicates loads" "$?" 0
+like "its duplicates are rejected" "$(cat "$W/rej_fresh.csv")" '"duplicate"'
+fresh() { psql -X -q -At -d "$FRESH" -c "$1"; }
+is "the primary key is back" \
+	"$(fresh "select count(*) from pg_constraint where conrelid = 'tmis.teacher'::regclass and contype = 'p'")" 1
+is "and the school index" \
+	"$(fresh "select count(*) from pg_indexes where schemaname = 'tmis' and tablename = 'teacher'")" \
+	"$(pg_sql "select count(*) from pg_indexes where schemaname = 'tmis' and tablename = 'teacher'")"
+is "no key is stored twice" \
+	"$(fresh "select count(*) - count(distinct (id_type, id_number)) from tmis.teacher")" 0
+like "inserted + rejected = read" "$(cat "$W/out15")" 'teacher +40[0-9]{3} +[0-9]+ +0 +0 +[0-9]+'
+n_ins=$(awk '$1 == "teacher" {print $3}' "$W/out15")
+is "every inserted row is stored" "$(fresh "select count(*) from tmis.teacher")" "$n_ins"
+
 done_testing
