@@ -105,6 +105,11 @@ maxof()
 	printf '%s\n' "$@" | sort -g | tail -n 1
 }
 
+minof()
+{
+	printf '%s\n' "$@" | sort -g | head -n 1
+}
+
 calc()
 {
 	awk "BEGIN { printf \"%.2f\", $1 }"
@@ -316,7 +321,13 @@ if [ -n "$t_all" ]; then
 	verdict "$r <= 1.5" info
 	row 'all categories vs \copy' "$t_all s" "$t_allcopy s" "$r" '<= 1.5 info' "$v"
 fi
+n_load=$(minof $t_load)
+mins="teacher/\\copy $(calc "$n_load / $(minof $t_copy)")"
+[ -n "$t_pgl" ] && mins="$mins, pgloader/tmisgw $(calc "$(minof $t_pgl) / $n_load")"
+mins="$mins, reload/first $(calc "$(minof $t_reload) / $n_load")"
+mins="$mins, dirty/clean rows/s $(calc "$n_load / $(minof $t_dirty) * ${dirty_read:-$N} / $N")"
 echo
+printf '%s\n' "the same ratios from each contender's fastest round: $mins"
 printf '%s\n' "tmisgw column: tmisgw's figure; other: \\copy, pgloader, the first load, the" \
 	"$N10-teacher load, the clean load's rows/s. 1 % of the dirty sample's rows are invalid."
 [ -n "$t_all" ] && printf '%s\n' "all categories: $TOTAL_ROWS rows in $(ls "$W"/clean/*.csv | wc -l) files; tmisgw peak RSS $(calc "$rss_all / 1024") MB," \
