@@ -217,7 +217,8 @@ int cmd_inspect(struct ctx *c)
 {
 	const char *file = c->args.pos[0], *mpath = arg_get(c, "mapping");
 	const char *cat = arg_get(c, "category"), *lim = arg_get(c, "limit");
-	int raw = arg_get(c, "raw") != NULL;
+	int raw = arg_get(c, "raw") != NULL, quiet = arg_get(c, "count") != NULL;
+	long nrej = 0, nskip = 0;
 	struct mapping *m = NULL;
 	const struct adapter *ad;
 	struct adapter_handle *h = NULL;
@@ -292,7 +293,9 @@ int cmd_inspect(struct ctx *c)
 		}
 		count++;
 		if (arc == ADP_BAD) {
-			print_reject(&err, rec.line);
+			nrej++;
+			if (!quiet)
+				print_reject(&err, rec.line);
 			continue;
 		}
 		if (raw) {
@@ -310,14 +313,20 @@ int cmd_inspect(struct ctx *c)
 			continue;
 		}
 		arc = row_map(&row, m, &rec, &err);
-		if (arc == 2)
+		if (arc == 2) {
+			nskip++;
 			continue;
+		}
 		if (arc == 0)
 			arc = row_check(&ck, &row, &err);
 		if (arc) {
-			print_reject(&err, rec.line);
+			nrej++;
+			if (!quiet)
+				print_reject(&err, rec.line);
 			continue;
 		}
+		if (quiet)
+			continue;
 		printf("{\"_line\":%ld", rec.line);
 		for (size_t f = 0; f < m->cat->nfields; f++) {
 			if (!row.supplied[f])
@@ -337,6 +346,9 @@ int cmd_inspect(struct ctx *c)
 	}
 	if (m)
 		row_release(&row);
+	if (quiet)
+		printf("{\"records\":%ld,\"valid\":%ld,\"rejected\":%ld,\"skipped\":%ld}\n",
+		       count, count - nrej - nskip, nrej, nskip);
 out:
 	ad->close(h);
 	input_close_file(&in);

@@ -35,6 +35,7 @@ static const struct opt inspect_opts[] = {
 	{ "indicators", "FILE", "a province's own indicator definitions" },
 	{ "encoding", "E", "with --raw: utf-8 (default), gb18030 or gbk" },
 	{ "limit", "N", "stop after N records" },
+	{ "count", NULL, "print only one JSON line of counts: records, valid, rejected, skipped" },
 	{ NULL, NULL, NULL },
 };
 
