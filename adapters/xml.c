@@ -39,14 +39,15 @@
 #include <libxml/parserInternals.h>
 #include <libxml/xmlerror.h>
 
-#define XML_CHUNK (16 * 1024)
+#define XML_CHUNK (64 * 1024)
 #define XML_HEAD 4096           /* bytes looked at for BOM and declaration */
 #define XML_MAX_DEPTH 256
 #define XML_MAX_NAME 256        /* prefix:local, in bytes */
 #define XML_MAX_ATTRS 256
 #define XML_MAX_PATHS 256
 #define XML_MAX_STEPS 32
-#define XML_MISSING SIZE_MAX
+#define XML_MISSING UINT32_MAX
+#define XML_MAX_RECORD_CAP (256u << 20) /* data offsets fit 32 bits */
 
 #if LIBXML_VERSION >= 21200
 typedef const xmlError *xml_error_ptr;
@@ -75,7 +76,7 @@ struct pattr {
 };
 
 struct span {
-	size_t off, len;        /* off == XML_MISSING: absent */
+	uint32_t off, len;      /* off == XML_MISSING: absent */
 };
 
 struct frame {
@@ -331,7 +332,7 @@ static int to_tail(struct xml_handle *h, struct span *sp)
 		return -1;
 	}
 	memcpy(h->data.ptr + h->data.len, h->data.ptr + off, len);
-	sp->off = h->data.len;
+	sp->off = (uint32_t)h->data.len;
 	buf_setlen(&h->data, h->data.len + len);
 	return check_record(h);
 }
@@ -373,8 +374,9 @@ static void begin_record(struct xml_handle *h)
 static void enter(struct xml_handle *h, struct frame *f, int k, int nattr,
 		  const xmlChar **at)
 {
-	struct span *sp = row(h, h->nq);
+	struct span *sp = row(h, h->nq); /* spans do not move here; data may */
 	const struct pnode *nd = &h->nodes[k];
+	size_t len;
 	int a, i;
 
 	for (a = nd->attr; a >= 0; a = h->attrs[a].next) {
@@ -388,10 +390,10 @@ static void enter(struct xml_handle *h, struct frame *f, int k, int nattr,
 
 			if (x[0] != pa->s.local || x[2] != pa->s.uri)
 				continue;
-			v->off = h->data.len;
-			if (add_attr(h, x[3], x[4], &v->len) || add_data(h, "", 1))
+			v->off = (uint32_t)h->data.len;
+			if (add_attr(h, x[3], x[4], &len) || add_data(h, "", 1))
 				return;
-			sp = row(h, h->nq);
+			v->len = (uint32_t)len;
 			if (check_record(h))
 				return;
 			break;
@@ -399,7 +401,7 @@ static void enter(struct xml_handle *h, struct frame *f, int k, int nattr,
 	}
 	f->cap = -1;
 	if (nd->text >= 0 && sp[nd->text].off == XML_MISSING) {
-		sp[nd->text].off = h->data.len;
+		sp[nd->text].off = (uint32_t)h->data.len;
 		sp[nd->text].len = 0;
 		f->cap = nd->text;
 	}
@@ -601,7 +603,7 @@ static void on_text(void *ud, const xmlChar *s, int n)
 	} else if (add_data(h, s, (size_t)n)) {
 		return;
 	}
-	v->len += (size_t)n;
+	v->len += (uint32_t)n;
 	if (h->data.len - h->rec_base > h->record_cap)
 		check_record(h);
 }
@@ -917,7 +919,7 @@ static void compact(struct xml_handle *h)
 
 		for (i = 0; i < h->np; i++)
 			if (src[i].off != XML_MISSING)
-				src[i].off -= base;
+				src[i].off -= (uint32_t)base;
 		memmove(dst, src, h->np * sizeof(*dst));
 		memcpy(h->lines.ptr, h->lines.ptr + h->nq * sizeof(long),
 		       sizeof(long));
@@ -1002,7 +1004,8 @@ static int setup(struct xml_handle *h, const struct adapter_opts *o,
 				h->dup[i] = (int)j;
 	}
 	/* a record takes at least 4 input bytes ("<a/>"), so one chunk
-	 * finishes at most XML_CHUNK / 4 of them, plus one begun earlier */
+	 * finishes at most XML_CHUNK / 4 of them, plus one begun earlier;
+	 * data stays below 4 * XML_MAX_RECORD_CAP + 4 * XML_CHUNK < 4 GiB */
 	rows = XML_CHUNK / 4 + 4;
 	buf_init(&h->data, 4 * h->record_cap + 4 * XML_CHUNK);
 	buf_init(&h->spans, 2 * rows * (h->np ? h->np : 1) * sizeof(struct span));
@@ -1058,6 +1061,8 @@ static int xml_open(struct adapter_handle **ah, struct input *in,
 	h->in = in;
 	h->field_cap = opts->field_cap ? opts->field_cap : ADAPTER_FIELD_CAP;
 	h->record_cap = opts->record_cap ? opts->record_cap : ADAPTER_RECORD_CAP;
+	if (h->record_cap > XML_MAX_RECORD_CAP)
+		h->record_cap = XML_MAX_RECORD_CAP;
 	buf_init(&h->names_buf, (size_t)XML_MAX_PATHS * 4096);
 	h->chunk = malloc(XML_CHUNK);
 	if (!h->chunk) {

@@ -1062,7 +1062,7 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 	struct adapter_handle *h = NULL;
 	const char *const *names;
 	size_t nnames, f, k;
-	unsigned char sup[MAP_MAX_FIELDS] = { 0 };
+	unsigned char sup[MAP_MAX_FIELDS + 1] = { 0 };
 	struct buf sql = BUF_INIT(SQL_CAP), cols = BUF_INIT(SQL_CAP);
 	struct buf copy = BUF_INIT(COPY_CHUNK + ADAPTER_RECORD_CAP * 2);
 	struct buf line = BUF_INIT(ADAPTER_RECORD_CAP * 2);
