@@ -1628,7 +1628,9 @@ int load_files(PGconn *conn, const struct load_opts *o, struct load_result *res,
 		fputs("file,line,category,teacher_key,field,rule,value,message\n", rj.csv);
 	}
 	/* staging lives in temp tables: give them room before the first one */
-	if (exec_ok(conn, "SET temp_buffers = '256MB'", err, "configuring the session") ||
+	if (exec_ok(conn, "SET client_min_messages = warning", err,
+		    "configuring the session") ||
+	    exec_ok(conn, "SET temp_buffers = '256MB'", err, "configuring the session") ||
 	    exec_ok(conn, "SET work_mem = '256MB'", err, "configuring the session") ||
 	    exec_ok(conn, "SET maintenance_work_mem = '256MB'", err,
 		    "configuring the session") ||

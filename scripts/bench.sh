@@ -255,6 +255,54 @@ if [ "${BENCH_ALL:-1}" != 0 ]; then
 	say "  psql \\copy $secs s"
 fi
 
+# ---- XML adapter: parse + map + validate, no database ----------------------------
+# Canonical training XML made from the clean sample's training.csv: 1,000,000
+# records for the throughput figure, and files of about 100 MB and 1 GB for
+# the memory comparison. CPU time (user + sys) is what one core spends.
+x_mbs= x_rss_s= x_rss_l=
+if [ "${BENCH_XML:-1}" != 0 ] && [ -n "$TIME_BIN" ] && command -v python3 >/dev/null; then
+	say "bench: XML adapter"
+	python3 - "$W/clean/training.csv" "$W" <<'PY'
+import csv, sys, itertools
+from xml.sax.saxutils import escape
+src, w = sys.argv[1], sys.argv[2]
+def write(path, limit_records=None, limit_bytes=None):
+    with open(src, newline="", encoding="utf-8") as f, open(path, "w", encoding="utf-8") as o:
+        r = csv.reader(f)
+        hdr = next(r)
+        o.write('<?xml version="1.0" encoding="UTF-8"?>\n<records xmlns="urn:tmis:indicators:1" category="training">\n')
+        n = size = 0
+        rows = itertools.cycle(list(itertools.islice(r, 2000000)))
+        for row in rows:
+            if (limit_records and n >= limit_records) or (limit_bytes and size >= limit_bytes):
+                break
+            rec = "<training>" + "".join("<%s>%s</%s>" % (h, escape(v), h) for h, v in zip(hdr, row)) + "</training>\n"
+            o.write(rec)
+            n += 1
+            size += len(rec.encode())
+        o.write("</records>\n")
+write(w + "/training_1m.xml", limit_records=1000000)
+write(w + "/training_100m.xml", limit_bytes=100 << 20)
+write(w + "/training_1g.xml", limit_bytes=1 << 30)
+PY
+	xml_run()
+	{
+		"$TIME_BIN" -f "%U %S %M" -o "$W/xml.time" "$T" inspect --count \
+			--mapping mappings/canonical/training.xml.map "$1" >"$W/xml.out" 2>&1 ||
+			die "inspect of $1 failed" "$W/xml.out"
+		read -r xu xs xm <"$W/xml.time"
+	}
+	xml_run "$W/training_1m.xml"
+	bytes=$(stat -c %s "$W/training_1m.xml")
+	x_mbs=$(awk -v b="$bytes" -v u="$xu" -v s="$xs" 'BEGIN { printf "%.1f", b / 1e6 / (u + s) }')
+	say "  1,000,000 records, $((bytes / 1000000)) MB: $x_mbs MB/s of CPU ($(cat "$W/xml.out"))"
+	xml_run "$W/training_100m.xml"
+	x_rss_s=$xm
+	xml_run "$W/training_1g.xml"
+	x_rss_l=$xm
+	say "  peak RSS: 100 MB input $x_rss_s KB, 1 GB input $x_rss_l KB"
+fi
+
 # ---- report -------------------------------------------------------------------
 fails=0
 row()
@@ -320,6 +368,14 @@ if [ -n "$t_all" ]; then
 	r=$(calc "$t_all / $t_allcopy")
 	verdict "$r <= 1.5" info
 	row 'all categories vs \copy' "$t_all s" "$t_allcopy s" "$r" '<= 1.5 info' "$v"
+fi
+if [ -n "$x_mbs" ]; then
+	verdict "$x_mbs >= 100"
+	row 'XML 1M training, one core' "$x_mbs MB/s" '-' '-' '>= 100 MB/s' "$v"
+	r=$(calc "$x_rss_l / $x_rss_s")
+	verdict "$r <= 1.10"
+	row 'XML peak RSS 1 GB vs 100 MB' "$(calc "$x_rss_l / 1024") MB" \
+		"$(calc "$x_rss_s / 1024") MB" "$r" '<= 1.1' "$v"
 fi
 n_load=$(minof $t_load)
 mins="teacher/\\copy $(calc "$n_load / $(minof $t_copy)")"
