@@ -87,8 +87,8 @@ int pattern_check(const char *pat, int want_day)
 			p++;
 		}
 	}
-	if (y != 1 || m != 1 || d > 1 || (want_day && d != 1) ||
-	    (!want_day && d != 0))
+	/* a month pattern may hold a day: it is checked, then dropped */
+	if (y != 1 || m != 1 || d > 1 || (want_day && d != 1))
 		return -1;
 	return 0;
 }
@@ -113,6 +113,7 @@ int pattern_date(const char *pat, const char *v, size_t n, struct ymd *out,
 		 int want_day)
 {
 	const char *end = v + n, *p = pat;
+	int day = 0;
 
 	out->y = out->m = 0;
 	out->d = 1;
@@ -124,6 +125,7 @@ int pattern_date(const char *pat, const char *v, size_t n, struct ymd *out,
 		} else if (*p == 'M' || *p == 'D') {
 			int two = p[1] == *p, *dst = *p == 'M' ? &out->m : &out->d;
 
+			day |= *p == 'D';
 			if (take_digits(&v, end, two ? 2 : 1, 2, dst))
 				return -1;
 			p += two ? 2 : 1;
@@ -136,9 +138,9 @@ int pattern_date(const char *pat, const char *v, size_t n, struct ymd *out,
 	}
 	if (v != end)
 		return -1;
-	if (out->y < 1 || out->m < 1 || out->m > 12)
+	if (out->y < 1 || out->m < 1 || out->m > 12 || (want_day && !day))
 		return -1;
-	if (want_day && (out->d < 1 || out->d > days_in_month(out->y, out->m)))
+	if (out->d < 1 || out->d > days_in_month(out->y, out->m))
 		return -1;
 	return 0;
 }
