@@ -376,8 +376,8 @@ static void t_err_field(void **state)
 		 "bad date pattern \"YYYYQQ\"");
 	load_err(f, TRAINING_HEAD "field end_date col a | date YYYYMMDD YYYYMM\n",
 		 7, "bad date pattern \"YYYYMM\"");
-	load_err(f, TRAINING_HEAD "field end_date col a | month YYYYMMDD\n", 7,
-		 "bad month pattern \"YYYYMMDD\"");
+	load_err(f, TRAINING_HEAD "field end_date col a | month YYYYDD\n", 7,
+		 "bad month pattern \"YYYYDD\"");
 	load_err(f, TRAINING_HEAD "field end_date col a | date\n", 7,
 		 "needs at least one pattern");
 	load_err(f, TRAINING_HEAD "field kind col a | frob\n", 7,
@@ -854,7 +854,8 @@ static void t_pattern_check(void **state)
 	assert_int_equal(pattern_check("YYYY.MM", 0), 0);
 
 	assert_int_equal(pattern_check("YYYYMM", 1), -1);
-	assert_int_equal(pattern_check("YYYYMMDD", 0), -1);
+	assert_int_equal(pattern_check("YYYYMMDD", 0), 0); /* the day is checked, then dropped */
+	assert_int_equal(pattern_check("YYYYDD", 0), -1);
 	assert_int_equal(pattern_check("YYYYQQ", 1), -1);
 	assert_int_equal(pattern_check("YYYYQQ", 0), -1);
 	assert_int_equal(pattern_check("YYYYMMDDhh", 1), -1);
