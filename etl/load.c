@@ -1294,9 +1294,10 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 	if (end_copy(conn, NULL, err))
 		goto out;
 
-	/* fresh rows have no statistics yet; without them the checks below
-	 * can get nested-loop plans that are quadratic in practice */
-	if (staged > 1000) {
+	/* fresh rows have no statistics yet; without them the joins below can
+	 * get nested-loop plans that are quadratic in practice. A first load
+	 * of teachers joins nothing big (autovacuum analyzes it later). */
+	if (staged > 1000 && (c->multi || !empty)) {
 		buf_reset(&sql);
 		buf_addf(&sql, "ANALYZE %s", empty ? target : "tmisgw_stage");
 		if (exec_ok(conn, sql.ptr, err, "analyzing the loaded rows"))
