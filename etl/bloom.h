@@ -12,7 +12,8 @@
 
 struct bloom;
 
-/* bits: filter size in bits (rounded up to a power of two); k: hashes. */
+/* bits: filter size in bits (rounded up to a power of two, at least 512);
+ * k: bits per key, 1..7. */
 struct bloom *bloom_new(size_t bits, int k);
 void bloom_free(struct bloom *b);
 void bloom_clear(struct bloom *b);
