@@ -71,5 +71,11 @@ int cmd_teacher_history(struct ctx *c);
 int cmd_report_training(struct ctx *c);
 int cmd_report_conflicts(struct ctx *c);
 int cmd_report_quality(struct ctx *c);
+/* gateway/cmd_keys.c: the gateway's key pair and trust store (docs/keys.md) */
+int cmd_keys_init(struct ctx *c);
+int cmd_keys_export(struct ctx *c);
+int cmd_keys_trust(struct ctx *c);
+int cmd_keys_retire(struct ctx *c);
+int cmd_keys_list(struct ctx *c);
 
 #endif

@@ -85,6 +85,17 @@ static const struct opt quality_opts[] = {
 	{ NULL, NULL, NULL },
 };
 
+static const struct opt keys_opts[] = {
+	{ "home", "DIR", "gateway home directory (else $TMISGW_HOME)" },
+	{ NULL, NULL, NULL },
+};
+
+static const struct opt keys_org_opts[] = {
+	{ "home", "DIR", "gateway home directory (else $TMISGW_HOME)" },
+	{ "org", "CODE", "organisation code: 000000 centre, PP0000 province, P00001 platform (required)" },
+	{ NULL, NULL, NULL },
+};
+
 static const struct cmd commands[] = {
 	{ "db migrate", cmd_db_migrate, NEEDS_DB | NEEDS_DEFS, "",
 	  "create or upgrade the schema and store the code sets", db_opts, 0, 0 },
@@ -109,6 +120,16 @@ static const struct cmd commands[] = {
 	  conflicts_opts, 0, 0 },
 	{ "report quality", cmd_report_quality, NEEDS_DB | NEEDS_DEFS, "",
 	  "a load's rejects by rule, field, file and school", quality_opts, 0, 0 },
+	{ "keys init", cmd_keys_init, 0, "",
+	  "make this gateway's key pair (and its home directory)", keys_org_opts, 0, 0 },
+	{ "keys export", cmd_keys_export, 0, "",
+	  "print this gateway's public key, ASCII-armoured", keys_opts, 0, 0 },
+	{ "keys trust", cmd_keys_trust, 0, "FILE",
+	  "bind a partner's organisation to the public key in FILE", keys_org_opts, 1, 1 },
+	{ "keys retire", cmd_keys_retire, 0, "FPR",
+	  "retire a partner's key: no new packages are accepted from it", keys_org_opts, 1, 1 },
+	{ "keys list", cmd_keys_list, 0, "",
+	  "show this gateway's key and the trust store's bindings", keys_opts, 0, 0 },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
