@@ -1304,6 +1304,10 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 			goto out;
 	}
 	if (empty) {
+		/* indexes first: the unique keys prove the copied rows distinct,
+		 * and the few checks below then probe them */
+		if (restore_indexes(conn, &restore, err))
+			goto out;
 		/* the rows that may repeat a key go through the staging table */
 		pl.table = target;
 		pl.line = "src_line";
