@@ -11,6 +11,7 @@
 #include "../adapters/adapter.h"
 #include "buf.h"
 #include "check.h"
+#include "csvout.h"
 #include "mapping.h"
 #include "../adapters/bundle.h"
 #include "bloom.h"
@@ -111,22 +112,6 @@ struct rejects {
 	struct buf line;
 };
 
-static void csv_cell(FILE *f, const char *s, int last)
-{
-	/* formula injection: a leading = + - @ TAB CR makes a spreadsheet
-	 * evaluate the cell, so such values get a leading apostrophe */
-	fputc('"', f);
-	if (strchr("=+-@\t\r", s[0]) && s[0])
-		fputc('\'', f);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
-	}
-	fputc('"', f);
-	fputc(last ? '\n' : ',', f);
-}
-
 /*
  * raw_type/raw_number (the unmasked teacher key, may be NULL) and school
  * travel only to a temporary table, where they find the teacher's school
@@ -153,7 +138,7 @@ static int reject_add(struct rejects *rj, const char *file, long line,
 	cols[7] = e->msg;
 	if (rj->csv)
 		for (int i = 0; i < 8; i++)
-			csv_cell(rj->csv, cols[i], i == 7);
+			csv_put_cell(rj->csv, cols[i], i == 7);
 	buf_reset(&rj->line);
 	buf_addf(&rj->line, "%lld", rj->load_id);
 	for (int i = 0; i < 8; i++) {
@@ -1630,7 +1615,7 @@ int load_files(PGconn *conn, const struct load_opts *o, struct load_result *res,
 				  o->reject_file, strerror(errno));
 			goto out;
 		}
-		fputs("file,line,category,teacher_key,field,rule,value,message\n", rj.csv);
+		fputs("file,line,category,teacher_key,field,rule,value,message\r\n", rj.csv);
 	}
 	/* staging lives in temp tables: give them room before the first one */
 	if (exec_ok(conn, "SET client_min_messages = warning", err,

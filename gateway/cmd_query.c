@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../etl/csvout.h"
 #include "../etl/buf.h"
 #include "../etl/mapping.h"
 #include "../etl/mask.h"
@@ -85,24 +86,6 @@ static void put_padded(FILE *f, const char *s, size_t w, int right)
 			fputc(' ', f);
 }
 
-/*
- * RFC 4180 cell, every cell quoted; a leading = + - @ TAB or CR gets a
- * leading apostrophe so spreadsheets never evaluate it (as etl/load.c).
- */
-static void csv_cell(FILE *f, const char *s, int last)
-{
-	fputc('"', f);
-	if (s[0] && strchr("=+-@\t\r", s[0]))
-		fputc('\'', f);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
-	}
-	fputc('"', f);
-	fputs(last ? "\r\n" : ",", f);
-}
-
 /* A report: cells kept row-major as NUL-terminated strings in one buffer. */
 struct tab {
 	int ncols;
@@ -152,9 +135,9 @@ static int tab_print(struct tab *t, FILE *f, int csv, struct tmerr *err)
 				 TAB_CAP >> 20);
 	if (csv) {
 		for (i = 0; i < t->ncols; i++)
-			csv_cell(f, t->head[i], i == t->ncols - 1);
+			csv_put_cell(f, t->head[i], i == t->ncols - 1);
 		for (size_t k = 0; k < t->ncells; k++) {
-			csv_cell(f, p, (int)(k % (size_t)t->ncols) == t->ncols - 1);
+			csv_put_cell(f, p, (int)(k % (size_t)t->ncols) == t->ncols - 1);
 			p += strlen(p) + 1;
 		}
 		return 0;
