@@ -1284,7 +1284,10 @@ static int setup(struct gen *g)
 		     85, 15);
 	picker_first(&g->contract, field_cs(g, C_TEACHER, "contract_status"),
 		     80, 20);
-	picker_first(&g->status, field_cs(g, C_TEACHER, "status"), 97, 3);
+	/* status follows the change events, and the sample's events (hire,
+	 * transfer_in) all leave a teacher 在职: anything else would be
+	 * "corrected" by the events on load */
+	picker_first(&g->status, field_cs(g, C_TEACHER, "status"), 100, 0);
 	g->bad_ethnicity = bad_code(field_cs(g, C_TEACHER, "ethnicity"));
 
 	/* education */
