@@ -20,7 +20,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS  = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(PKG_CFLAGS) \
               -DTMISGW_DATADIR='"$(DATADIR)"' -MMD -MP
-LIBS        = $(PKG_LIBS) -lm
+LIBS        = $(PKG_LIBS) -lm -pthread
 
 SRCS     := $(wildcard etl/*.c adapters/*.c gateway/*.c)
 LIB_SRCS := $(filter-out gateway/%,$(SRCS))

@@ -77,5 +77,9 @@ int cmd_keys_export(struct ctx *c);
 int cmd_keys_trust(struct ctx *c);
 int cmd_keys_retire(struct ctx *c);
 int cmd_keys_list(struct ctx *c);
+/* gateway/cmd_package.c: OpenPGP exchange packages (docs/package.md) */
+int cmd_pack(struct ctx *c);
+int cmd_verify(struct ctx *c);
+int cmd_unpack(struct ctx *c);
 
 #endif

@@ -96,6 +96,22 @@ static const struct opt keys_org_opts[] = {
 	{ NULL, NULL, NULL },
 };
 
+static const struct opt pack_opts[] = {
+	{ "home", "DIR", "gateway home directory (else $TMISGW_HOME)" },
+	{ "to", "ORG", "recipient organisation code (required)" },
+	{ "kind", "full|delta", "package kind (required)" },
+	{ "seq", "N", "sequence number in the stream to ORG, from 1 (required)" },
+	{ "out", "OUT", "same as -o OUT: the .tmx file, or a directory for <sender>-<seq>-<id>.tmx" },
+	{ "from-db", NULL, "not implemented yet: pack canonical CSV FILEs (CATEGORY.csv)" },
+	{ NULL, NULL, NULL },
+};
+
+static const struct opt unpack_opts[] = {
+	{ "home", "DIR", "gateway home directory (else $TMISGW_HOME)" },
+	{ "out", "DIR", "same as -o DIR: a new or empty directory" },
+	{ NULL, NULL, NULL },
+};
+
 static const struct cmd commands[] = {
 	{ "db migrate", cmd_db_migrate, NEEDS_DB | NEEDS_DEFS, "",
 	  "create or upgrade the schema and store the code sets", db_opts, 0, 0 },
@@ -130,6 +146,15 @@ static const struct cmd commands[] = {
 	  "retire a partner's key: no new packages are accepted from it", keys_org_opts, 1, 1 },
 	{ "keys list", cmd_keys_list, 0, "",
 	  "show this gateway's key and the trust store's bindings", keys_opts, 0, 0 },
+	{ "pack", cmd_pack, 0, "-o OUT FILE...",
+	  "sign and encrypt canonical CSV FILEs into an exchange package for --to",
+	  pack_opts, 1, -1 },
+	{ "verify", cmd_verify, 0, "PKG",
+	  "run checks 1-3 on a package (4 needs the database: load) and print its manifest",
+	  keys_opts, 1, 1 },
+	{ "unpack", cmd_unpack, 0, "PKG -o DIR",
+	  "verify a package (checks 1-3) and extract its payload into an empty DIR",
+	  unpack_opts, 1, 3 },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -1,0 +1,219 @@
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "../etl/home.h"
+#include "../etl/package.h"
+#include "cli.h"
+
+static void fpr_grouped(const char *fpr, char out[50])
+{
+	size_t k = 0;
+
+	for (size_t i = 0; fpr[i] && i < 40; i++) {
+		if (i && i % 4 == 0)
+			out[k++] = ' ';
+		out[k++] = fpr[i];
+	}
+	out[k] = '\0';
+}
+
+static int fail(struct tmerr *err, struct gw_home *h)
+{
+	report_error(err);
+	home_close(h);
+	return exit_code_for(err);
+}
+
+/*
+ * Takes "-o VALUE" out of the positionals into *out: the option table has
+ * long options only, and "-o" is what people type. --out works as well.
+ */
+static int take_o(struct ctx *c, const char **out)
+{
+	for (int i = 0; i < c->args.npos; i++) {
+		if (strcmp(c->args.pos[i], "-o"))
+			continue;
+		if (i + 1 >= c->args.npos || *out) {
+			fprintf(stderr, "tmisgw %s: %s\n", c->cmd->name,
+				*out ? "the output is given twice" :
+				       "option \"-o\" needs a value");
+			return -1;
+		}
+		*out = c->args.pos[i + 1];
+		memmove(&c->args.pos[i], &c->args.pos[i + 2],
+			(size_t)(c->args.npos - i - 2) * sizeof(char *));
+		c->args.npos -= 2;
+		i--;
+	}
+	return 0;
+}
+
+static int parse_seq(const char *s, long long *v)
+{
+	char *end;
+
+	if (!s || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*v = strtoll(s, &end, 10);
+	return errno || *end || *v < 1 ? -1 : 0;
+}
+
+int cmd_pack(struct ctx *c)
+{
+	const char *out = arg_get(c, "out"), *to = arg_get(c, "to"),
+		   *kind = arg_get(c, "kind"), *seq = arg_get(c, "seq");
+	struct package_out res;
+	struct manifest m;
+	struct gw_home h;
+	struct tmerr err;
+	long long n, records = 0;
+	char grp[50];
+
+	tmerr_clear(&err);
+	manifest_init(&m);
+	if (arg_get(c, "from-db")) {
+		fprintf(stderr, "tmisgw pack: --from-db is not implemented yet (it needs the database's change tracking); pack canonical CSV FILEs\n");
+		return EXIT_USAGE;
+	}
+	if (take_o(c, &out))
+		return EXIT_USAGE;
+	if (!to || !kind || !seq || !out || !c->args.npos) {
+		fprintf(stderr, "tmisgw pack: --to ORG, --kind full|delta, --seq N, -o OUT and FILE... are required\n");
+		return EXIT_USAGE;
+	}
+	if (parse_seq(seq, &n)) {
+		fprintf(stderr, "tmisgw pack: bad --seq \"%s\" (want a whole number from 1)\n",
+			seq);
+		return EXIT_USAGE;
+	}
+	if (home_open(&h, arg_get(c, "home"), 0, &err) ||
+	    package_manifest(&h, &m, to, kind, n,
+			     (const char *const *)c->args.pos,
+			     (size_t)c->args.npos, &err) ||
+	    package_write(&h, &m, (const char *const *)c->args.pos, out, &res,
+			  &err)) {
+		manifest_free(&m);
+		return fail(&err, &h);
+	}
+	for (size_t i = 0; i < m.nfiles; i++)
+		records += m.files[i].records;
+	fpr_grouped(res.signer, grp);
+	printf("packed %zu file%s, %lld records, into %s\n", m.nfiles,
+	       m.nfiles == 1 ? "" : "s", records, res.path);
+	printf("  id         %s\n", m.id);
+	printf("  sender     %s -> recipient %s, %s, sequence %lld\n", m.sender,
+	       m.recipient, m.kind, m.sequence);
+	printf("  signed by  %s\n", grp);
+	printf("  encrypted  to %u key%s of %s\n", res.nrecipients,
+	       res.nrecipients == 1 ? "" : "s", m.recipient);
+	printf("  package    %llu bytes, sha256 %s\n", res.bytes, res.sha256);
+	manifest_free(&m);
+	home_close(&h);
+	return EXIT_OK;
+}
+
+static void print_summary(const struct package_info *p)
+{
+	const struct manifest *m = &p->m;
+	char grp[50], when[32] = "?";
+	time_t t = (time_t)p->signed_at;
+	struct tm tm;
+	int w = 4;
+
+	if (gmtime_r(&t, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fpr_grouped(p->signer_fpr, grp);
+	printf("package    %s\n", m->id);
+	printf("sender     %s\n", m->sender);
+	printf("recipient  %s\n", m->recipient);
+	printf("kind       %s\n", m->kind);
+	printf("sequence   %lld\n", m->sequence);
+	printf("created    %s\n", m->created);
+	printf("schema     %s\n", m->schema);
+	printf("signed by  %s (organisation %s) at %s\n", grp, p->signer_org, when);
+	printf("size       %llu bytes, sha256 %s\n", p->bytes, p->sha256);
+	if (!strcmp(m->kind, "receipt"))
+		printf("receipt    of %s: %s\n", m->original_id, m->outcome);
+	for (size_t i = 0; i < m->nfiles; i++)
+		if ((int)strlen(m->files[i].name) > w)
+			w = (int)strlen(m->files[i].name);
+	printf("files      %zu\n", m->nfiles);
+	for (size_t i = 0; i < m->nfiles; i++)
+		printf("  %-*s  %-16s %s  %lld records  %llu bytes  sha256 %s\n", w,
+		       m->files[i].name, m->files[i].category, m->files[i].format,
+		       m->files[i].records, m->files[i].bytes, m->files[i].sha256);
+}
+
+int cmd_verify(struct ctx *c)
+{
+	struct package_info info;
+	struct gw_home h;
+	struct tmerr err;
+
+	tmerr_clear(&err);
+	if (home_open(&h, arg_get(c, "home"), 0, &err) ||
+	    package_verify(&h, c->args.pos[0], NULL, NULL, &info, &err))
+		return fail(&err, &h);
+	print_summary(&info);
+	printf("checks 1-3 passed (signature, sender and recipient, archive); "
+	       "check 4 (seen before) needs the database (load)\n");
+	package_info_free(&info);
+	home_close(&h);
+	return EXIT_OK;
+}
+
+/* 1 when dir is missing or empty, 0 when it has entries, -1 on errors. */
+static int dir_empty(const char *dir)
+{
+	struct dirent *d;
+	DIR *dp = opendir(dir);
+
+	if (!dp)
+		return errno == ENOENT ? 1 : -1;
+	while ((d = readdir(dp)))
+		if (strcmp(d->d_name, ".") && strcmp(d->d_name, ".."))
+			break;
+	closedir(dp);
+	return d ? 0 : 1;
+}
+
+int cmd_unpack(struct ctx *c)
+{
+	const char *out = arg_get(c, "out");
+	struct package_info info;
+	struct gw_home h;
+	struct tmerr err;
+	int e;
+
+	tmerr_clear(&err);
+	if (take_o(c, &out))
+		return EXIT_USAGE;
+	if (!out || c->args.npos != 1) {
+		fprintf(stderr, "tmisgw unpack: expected PKG -o DIR\n");
+		return EXIT_USAGE;
+	}
+	e = dir_empty(out);
+	if (e <= 0) {
+		if (e < 0)
+			fprintf(stderr, "tmisgw: error: cannot read directory \"%s\": %s\n",
+				out, strerror(errno));
+		else
+			fprintf(stderr, "tmisgw: error: \"%s\" is not empty; unpack needs a new or empty directory\n",
+				out);
+		return EXIT_USAGE;
+	}
+	if (home_open(&h, arg_get(c, "home"), 0, &err) ||
+	    package_verify(&h, c->args.pos[0], NULL, out, &info, &err))
+		return fail(&err, &h);
+	print_summary(&info);
+	printf("checks 1-3 passed; extracted manifest.xml and %zu file%s into %s\n",
+	       info.m.nfiles, info.m.nfiles == 1 ? "" : "s", out);
+	package_info_free(&info);
+	home_close(&h);
+	return EXIT_OK;
+}
