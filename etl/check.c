@@ -2,20 +2,8 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "mask.h"
-
-void today_ymd(struct ymd *out)
-{
-	time_t t = time(NULL);
-	struct tm tm;
-
-	localtime_r(&t, &tm);
-	out->y = tm.tm_year + 1900;
-	out->m = tm.tm_mon + 1;
-	out->d = tm.tm_mday;
-}
 
 int checker_init(struct checker *c, const struct defs *d,
 		 const struct category_def *cat, const struct ymd *today)

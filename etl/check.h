@@ -35,6 +35,4 @@ int row_check_keys(const struct checker *c, struct row *r, struct tmerr *err);
 /* Masked teacher key "1:410105********0493" of a row, into out. */
 void row_teacher_key(const struct row *r, char *out, size_t outsz);
 
-void today_ymd(struct ymd *out);
-
 #endif

@@ -507,7 +507,7 @@ static int row_checks(PGconn *conn, const struct load_opts *o,
 			 pl->table, pl->where, pl->line);
 		if (server_rejects(conn, rj, job, sql.ptr, "unknown_teacher", nrej, err))
 			goto out;
-		today_ymd(&today);
+		ymd_today(&today);
 		checker_init(&ck, d, c, &today);
 		buf_addstr(&cse, "CASE");
 		for (s = 0; s < d->nsets; s++) {
@@ -1070,7 +1070,7 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 	int rc = -1, arc, copying = 0, empty = 0, has_extras;
 	PGresult *r;
 
-	today_ymd(&today);
+	ymd_today(&today);
 	if (row_init(&row, c))
 		return tmerr_set(err, TMERR_SYS, "out of memory");
 	checker_init(&ck, o->defs, c, &today);

@@ -271,7 +271,7 @@ int cmd_inspect(struct ctx *c)
 		return EXIT_INPUT;
 	}
 	nnames = ad->names(h, &names);
-	today_ymd(&today);
+	ymd_today(&today);
 	if (m) {
 		if (mapping_bind(m, names, nnames, file, &err) ||
 		    row_init(&row, m->cat)) {
@@ -383,7 +383,7 @@ int cmd_sample(struct ctx *c)
 	o.dirty = dirty ? atof(dirty) : 0;
 	o.seed = seed ? strtoull(seed, NULL, 10) : 1;
 	o.defs = c->defs;
-	today_ymd(&today);
+	ymd_today(&today);
 	o.today_y = today.y;
 	o.today_m = today.m;
 	o.today_d = today.d;

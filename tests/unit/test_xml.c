@@ -719,7 +719,7 @@ static void run_mapping(struct mfx *f, const char *file, const char *field,
 	nn = ad->names(h, &names);
 	assert_int_equal(mapping_bind(f->m, names, nn, file, &f->err), 0);
 	assert_int_equal(row_init(&row, f->m->cat), 0);
-	today_ymd(&today);
+	ymd_today(&today);
 	assert_int_equal(checker_init(&ck, f->d, f->m->cat, &today), 0);
 	while ((rc = ad->next(h, &rec, &f->err)) == ADP_OK) {
 		if (row_map(&row, f->m, &rec, &f->err) ||
