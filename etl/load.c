@@ -363,6 +363,9 @@ static int server_rejects(PGconn *conn, struct rejects *rj,
 				  PQgetvalue(r, i, PQnfields(r) - 1));
 		else if (!strcmp(e.rule, "unknown_teacher"))
 			tmerr_set(&e, TMERR_INPUT, "no teacher with this key is loaded");
+		else if (!strcmp(e.rule, "out_of_scope"))
+			tmerr_set(&e, TMERR_INPUT,
+				  "the teacher's school is outside the sender's province");
 		else if (!strcmp(e.rule, "not_applicable"))
 			tmerr_set(&e, TMERR_INPUT,
 				  "category \"%s\" does not apply to the teacher's indicator set",
@@ -507,6 +510,17 @@ static int row_checks(PGconn *conn, const struct load_opts *o,
 			 pl->table, pl->where, pl->line);
 		if (server_rejects(conn, rj, job, sql.ptr, "unknown_teacher", nrej, err))
 			goto out;
+		if (o->scope_prov) {
+			buf_reset(&sql);
+			buf_addf(&sql, "DELETE FROM %s s USING tmis.teacher t WHERE %s"
+				       "t.id_type = s.id_type AND t.id_number = s.id_number "
+				       "AND substr(t.school_code, 3, 2) IS DISTINCT FROM ",
+				 pl->table, pl->where);
+			add_literal(conn, &sql, o->scope_prov);
+			buf_addf(&sql, " RETURNING s.%s, s.id_type, s.id_number", pl->line);
+			if (server_rejects(conn, rj, job, sql.ptr, "out_of_scope", nrej, err))
+				goto out;
+		}
 		ymd_today(&today);
 		checker_init(&ck, d, c, &today);
 		buf_addstr(&cse, "CASE");
@@ -751,20 +765,27 @@ static int supersede(PGconn *conn, const struct file_job *job, long long load_id
  * list of the teachers of every FIELD value it holds: stored teachers of
  * those values that it lacks are marked no longer reported, never deleted.
  */
-static int unreport(PGconn *conn, const struct file_job *job, long long load_id,
-		    struct load_counts *cnt, struct tmerr *err)
+static int unreport(PGconn *conn, const struct file_job *job, const char *prov,
+		    long long load_id, struct load_counts *cnt, struct tmerr *err)
 {
-	const char *f = job->cat->fields[job->map->scope].name;
 	struct buf sql = BUF_INIT(SQL_CAP);
 	PGresult *r;
 
 	buf_addf(&sql, "UPDATE tmis.\"%s\" x SET reported = false, load_id = %lld, "
 		       "change_no = nextval('tmis.change_no_seq'), updated_at = now() "
-		       "WHERE x.reported AND x.\"%s\" IN (SELECT \"%s\" FROM tmisgw_stage) "
-		       "AND NOT EXISTS (SELECT 1 FROM tmisgw_stage s WHERE s.id_type = x.id_type "
+		       "WHERE x.reported AND ", job->cat->name, load_id);
+	if (job->map->scope >= 0) {
+		const char *f = job->cat->fields[job->map->scope].name;
+
+		buf_addf(&sql, "x.\"%s\" IN (SELECT \"%s\" FROM tmisgw_stage) ", f, f);
+	} else {
+		/* a package's full teacher file: the sender's whole province */
+		buf_addstr(&sql, "substr(x.school_code, 3, 2) = ");
+		add_literal(conn, &sql, prov);
+	}
+	buf_addstr(&sql, " AND NOT EXISTS (SELECT 1 FROM tmisgw_stage s WHERE s.id_type = x.id_type "
 		       "AND s.id_number = x.id_number) AND NOT EXISTS (SELECT 1 FROM tmisgw_held h "
-		       "WHERE h.id_type = x.id_type AND h.id_number = x.id_number)",
-		 job->cat->name, load_id, f, f);
+		       "WHERE h.id_type = x.id_type AND h.id_number = x.id_number)");
 	r = PQexec(conn, sql.ptr);
 	buf_release(&sql);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
@@ -856,6 +877,29 @@ static const char *row_school(const struct row *r, const struct checker *ck,
 	return out;
 }
 
+/* A teacher row of a package must place the teacher in the sender's
+ * province: digits 3-4 of its school code. */
+static int scope_check(const struct category_def *c, const struct row *r,
+		       const char *prov, struct tmerr *e)
+{
+	int f = category_field(c, "school_code");
+
+	if (f < 0)
+		return 0;
+	if (r->supplied[f] && r->len[f] >= 4 && !memcmp(r->val[f] + 2, prov, 2))
+		return 0;
+	snprintf(e->rule, sizeof(e->rule), "out_of_scope");
+	tmerr_field(e, "school_code");
+	if (!r->supplied[f] || !r->len[f])
+		return tmerr_set(e, TMERR_INPUT,
+				 "school_code is needed to place the teacher in the sender's province \"%s\"",
+				 prov), 1;
+	tmerr_value(e, r->val[f], r->len[f]);
+	tmerr_set(e, TMERR_INPUT,
+		  "school is outside the sender's province \"%s\"", prov);
+	return 1;
+}
+
 /* Remember the teacher of a rejected row (when its key fields made it
  * through mapping) so a full load does not supersede that teacher's records. */
 static int hold_teacher(FILE *held, const struct row *r, const struct checker *ck)
@@ -875,15 +919,16 @@ static int hold_teacher(FILE *held, const struct row *r, const struct checker *c
 	return rc;
 }
 
-/* A delete row's key fields, as a COPY text line. */
-static int write_keys(FILE *f, const struct category_def *c, const struct row *r)
+/* A delete row's input line and key fields, as a COPY text line. */
+static int write_keys(FILE *f, const struct category_def *c, const struct row *r,
+		      long line)
 {
 	struct buf b = BUF_INIT(ADAPTER_RECORD_CAP);
 	int rc = 0;
 
+	buf_addf(&b, "%ld", line);
 	for (size_t k = 0; k < c->nkeys; k++) {
-		if (k)
-			buf_addch(&b, '\t');
+		buf_addch(&b, '\t');
 		copy_add_value(&b, r->val[c->keys[k]], r->len[c->keys[k]]);
 	}
 	if (buf_addch(&b, '\n') || fwrite(b.ptr, 1, b.len, f) != b.len)
@@ -897,7 +942,8 @@ static int write_keys(FILE *f, const struct category_def *c, const struct row *r
  * a teacher is marked no longer reported, a record becomes history, as a
  * full load would do to what it no longer holds.
  */
-static int apply_deletes(PGconn *conn, const struct file_job *job, FILE *del,
+static int apply_deletes(PGconn *conn, const struct load_opts *o,
+			 struct rejects *rj, const struct file_job *job, FILE *del,
 			 long long load_id, struct load_counts *cnt,
 			 struct tmerr *err)
 {
@@ -912,12 +958,13 @@ static int apply_deletes(PGconn *conn, const struct file_job *job, FILE *del,
 			buf_addstr(&keys, ", ");
 		add_ident(&keys, c->fields[c->keys[k]].name);
 	}
-	buf_addf(&sql, "CREATE TEMP TABLE tmisgw_del ON COMMIT DROP AS SELECT %s "
-		       "FROM tmis.\"%s\" WITH NO DATA", keys.ptr, c->name);
+	buf_addf(&sql, "CREATE TEMP TABLE tmisgw_del ON COMMIT DROP AS SELECT "
+		       "NULL::bigint AS _line, %s FROM tmis.\"%s\" WITH NO DATA",
+		 keys.ptr, c->name);
 	if (exec_ok(conn, sql.ptr, err, "creating the delete table"))
 		goto out;
 	buf_reset(&sql);
-	buf_addf(&sql, "COPY tmisgw_del (%s) FROM STDIN", keys.ptr);
+	buf_addf(&sql, "COPY tmisgw_del (_line, %s) FROM STDIN", keys.ptr);
 	if (start_copy(conn, sql.ptr, err))
 		goto out;
 	if (copy_spool(conn, del, err)) {
@@ -928,6 +975,18 @@ static int apply_deletes(PGconn *conn, const struct file_job *job, FILE *del,
 	}
 	if (end_copy(conn, NULL, err))
 		goto out;
+	if (o->scope_prov) {
+		/* a sender deletes only its own province's records */
+		buf_reset(&sql);
+		buf_addstr(&sql, "DELETE FROM tmisgw_del d WHERE NOT EXISTS (SELECT 1 "
+				 "FROM tmis.teacher t WHERE t.id_type = d.id_type AND "
+				 "t.id_number = d.id_number AND substr(t.school_code, 3, 2) = ");
+		add_literal(conn, &sql, o->scope_prov);
+		buf_addstr(&sql, ") RETURNING d._line, d.id_type, d.id_number");
+		if (server_rejects(conn, rj, job, sql.ptr, "out_of_scope",
+				   &cnt->rejected, err))
+			goto out;
+	}
 	buf_reset(&sql);
 	if (c->multi)
 		buf_addf(&sql, "UPDATE tmis.\"%s\" x SET current = false, superseded_at = now(), "
@@ -1110,7 +1169,8 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 	snprintf(target, sizeof(target), "tmis.\"%s\"", c->name);
 	if (target_empty(conn, c, &empty, err))
 		goto out;
-	if ((c->multi || job->map->scope >= 0) && !empty && !o->delta && !job->delta) {
+	if ((c->multi || job->map->scope >= 0 || o->scope_prov) && !empty &&
+	    !o->delta && !job->delta) {
 		held = tmpfile();
 		if (!held) {
 			tmerr_set(err, TMERR_SYS, "cannot create a spool file: %s",
@@ -1198,13 +1258,15 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 			} else if ((arc = row_check_keys(&ck, &row, &e)) == 0) {
 				if (!del && !(del = tmpfile()))
 					goto spoolerr;
-				if (write_keys(del, c, &row))
+				if (write_keys(del, c, &row, rec.line))
 					goto spoolerr;
 				ndel++;
 				continue;
 			}
 		} else if (arc == 0) {
 			arc = row_check(&ck, &row, &e);
+			if (arc == 0 && o->scope_prov && !c->multi)
+				arc = scope_check(c, &row, o->scope_prov, &e);
 		}
 		if (arc < 0) {
 			tmerr_set(err, TMERR_SYS, "out of memory mapping a row");
@@ -1338,14 +1400,14 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 			copying = 0;
 			if (end_copy(conn, NULL, err) ||
 			    (c->multi ? supersede(conn, job, res->load_id, &fc, err) :
-			     unreport(conn, job, res->load_id, &fc, err)) ||
+			     unreport(conn, job, o->scope_prov, res->load_id, &fc, err)) ||
 			    exec_ok(conn, "DROP TABLE tmisgw_held", err,
 				    "dropping the held-keys table"))
 				goto out;
 		}
 	}
 	fc.rejected += nrej;
-	if (ndel && apply_deletes(conn, job, del, res->load_id, &fc, err))
+	if (ndel && apply_deletes(conn, o, rj, job, del, res->load_id, &fc, err))
 		goto out;
 	if (restore_indexes(conn, &restore, err))
 		goto out;
@@ -1451,7 +1513,8 @@ static int manifest_delta(const char *bundle, const char *name)
 /* The jobs for one input (a file, or a member of bundle): one per mapping
  * that serves it. A bundle member nothing serves is skipped and noted. */
 static int add_jobs(const struct load_opts *o, const struct profile *prof,
-		    const char *bundle, const char *name, unsigned long long size,
+		    size_t fileno, const char *bundle, const char *name,
+		    unsigned long long size,
 		    struct file_job **jobs, size_t *njobs, struct load_result *res,
 		    struct tmerr *err)
 {
@@ -1472,8 +1535,10 @@ static int add_jobs(const struct load_opts *o, const struct profile *prof,
 		} else {
 			if (found)
 				break;
-			if (load_pick_mapping(o->defs, o->mapping, o->category, base,
-					      path, sizeof(path), err)) {
+			if (load_pick_mapping(o->defs, o->mapping,
+					      o->categories && o->categories[fileno] ?
+					      o->categories[fileno] : o->category,
+					      base, path, sizeof(path), err)) {
 				if (!bundle)
 					return -1;
 				break;
@@ -1586,13 +1651,13 @@ int load_files(PGconn *conn, const struct load_opts *o, struct load_result *res,
 			if (bundle_list(f, &lim, &ents, &nents, err))
 				goto out;
 			for (size_t e = 0; e < nents; e++)
-				if (add_jobs(o, prof, f, ents[e].name, ents[e].size,
+				if (add_jobs(o, prof, i, f, ents[e].name, ents[e].size,
 					     &jobs, &njobs, res, err)) {
 					bundle_entries_free(ents, nents);
 					goto out;
 				}
 			bundle_entries_free(ents, nents);
-		} else if (add_jobs(o, prof, NULL, f, 0, &jobs, &njobs, res, err)) {
+		} else if (add_jobs(o, prof, i, NULL, f, 0, &jobs, &njobs, res, err)) {
 			goto out;
 		}
 	}
@@ -1624,9 +1689,10 @@ int load_files(PGconn *conn, const struct load_opts *o, struct load_result *res,
 	    exec_ok(conn, "SET work_mem = '256MB'", err, "configuring the session") ||
 	    exec_ok(conn, "SET maintenance_work_mem = '256MB'", err,
 		    "configuring the session") ||
-	    exec_ok(conn, "BEGIN", err, "starting the load transaction"))
+	    (!o->external_txn &&
+	     exec_ok(conn, "BEGIN", err, "starting the load transaction")))
 		goto out;
-	in_tx = 1;
+	in_tx = !o->external_txn;
 	buf_addstr(&sql, "INSERT INTO tmis.load_run (status, files, max_reject_rate) "
 			 "VALUES ('committed', ARRAY[");
 	for (i = 0; i < o->nfiles; i++) {
@@ -1679,7 +1745,8 @@ int load_files(PGconn *conn, const struct load_opts *o, struct load_result *res,
 	res->seconds = now_s() - t0;
 	if (o->max_reject_rate >= 0 && res->total.read > 0 &&
 	    (double)res->total.rejected / (double)res->total.read > o->max_reject_rate) {
-		exec_ok(conn, "ROLLBACK", err, "rolling back");
+		if (in_tx)
+			exec_ok(conn, "ROLLBACK", err, "rolling back");
 		in_tx = 0;
 		res->status = "refused";
 		tmerr_set(err, TMERR_REJECT,
@@ -1687,7 +1754,7 @@ int load_files(PGconn *conn, const struct load_opts *o, struct load_result *res,
 			  res->total.rejected, res->total.read,
 			  100.0 * res->total.rejected / res->total.read,
 			  o->max_reject_rate);
-		if (!o->dry_run)
+		if (!o->dry_run && !o->external_txn)
 			record_refusal(conn, o, res, "refused", err->msg);
 		goto out;
 	}
@@ -1701,6 +1768,11 @@ int load_files(PGconn *conn, const struct load_opts *o, struct load_result *res,
 		 o->dry_run ? ", status = 'dry_run'" : "", res->load_id);
 	if (exec_ok(conn, sql.ptr, err, "recording the load"))
 		goto out;
+	if (o->external_txn) {
+		res->status = "pending";
+		rc = 0;
+		goto out;
+	}
 	if (exec_ok(conn, o->dry_run ? "ROLLBACK" : "COMMIT", err,
 		    "committing the load"))
 		goto out;

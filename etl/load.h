@@ -29,6 +29,21 @@ struct load_opts {
 	int progress;               /* draw progress on stderr */
 	size_t nfiles;
 	const char *const *files;
+	/* per file: the category of files[i] (its canonical mapping), or NULL */
+	const char *const *categories;
+	/*
+	 * A sender's province ("41"), or NULL for no limit: teacher rows must
+	 * carry a school code of that province, other records and deletes
+	 * must concern its teachers (rule out_of_scope), and a full teacher
+	 * file marks the province's teachers it lacks no longer reported.
+	 */
+	const char *scope_prov;
+	/*
+	 * The caller has begun the transaction and ends it: load_files()
+	 * neither commits nor rolls back, and a refusal is not recorded.
+	 * On success res->status is "pending"; the caller must COMMIT.
+	 */
+	int external_txn;
 };
 
 struct load_counts {

@@ -51,7 +51,7 @@ static int prefix(struct tmerr *err, const char *pre)
 			 msg);
 }
 
-static void now_local(char out[40])
+void package_now(char out[40])
 {
 	time_t t = time(NULL);
 	struct tm tm;
@@ -124,7 +124,7 @@ int package_manifest(const struct gw_home *h, struct manifest *m,
 		return -1;
 	memcpy(m->sender, h->org, sizeof(m->sender));
 	snprintf(m->recipient, sizeof(m->recipient), "%s", to);
-	now_local(m->created);
+	package_now(m->created);
 	snprintf(m->kind, sizeof(m->kind), "%s", kind);
 	m->sequence = seq;
 	snprintf(m->schema, sizeof(m->schema), "%s", PACKAGE_SCHEMA);

@@ -38,6 +38,9 @@ int package_manifest(const struct gw_home *h, struct manifest *m,
 		     const char *to, const char *kind, long long seq,
 		     const char *const *paths, size_t n, struct tmerr *err);
 
+/* Now in local time with its offset, as a manifest's <created>. */
+void package_now(char out[40]);
+
 /* What package_write made. */
 struct package_out {
 	char path[4096];        /* the .tmx written */

@@ -18,6 +18,7 @@ enum {
 	EXIT_INPUT = 3,    /* unreadable input or a wrong mapping/definition */
 	EXIT_DB = 4,       /* database error or lost connection */
 	EXIT_REFUSED = 5,  /* load refused: reject rate over the limit */
+	EXIT_HELD = 6,     /* package held: an earlier sequence is missing */
 };
 
 #define CLI_MAX_OPTS 16
@@ -39,6 +40,7 @@ struct ctx {
 	struct args args;
 	PGconn *conn;          /* set when the command NEEDS_DB */
 	struct defs *defs;     /* set when the command NEEDS_DEFS */
+	unsigned flags;        /* the command's flags, or as db_when made them */
 };
 
 enum { NEEDS_DB = 1, NEEDS_DEFS = 2 };
@@ -51,6 +53,8 @@ struct cmd {
 	const char *summary;
 	const struct opt *opts;  /* terminated by { NULL } */
 	int min_pos, max_pos;  /* positional argument count; max -1 = any */
+	const char *db_when;   /* needs the database (and defs) only when this
+				* option is given, e.g. "from-db" */
 };
 
 /* Value of option name, or NULL when not given. */
@@ -81,5 +85,8 @@ int cmd_keys_list(struct ctx *c);
 int cmd_pack(struct ctx *c);
 int cmd_verify(struct ctx *c);
 int cmd_unpack(struct ctx *c);
+/* gateway/cmd_receive.c: packages in, receipts (docs/package.md) */
+int cmd_load_package(struct ctx *c, const char *path);
+int cmd_receipt_show(struct ctx *c);
 
 #endif

@@ -106,6 +106,27 @@ static void print_counts(const char *name, const struct load_counts *k)
 	       k->inserted, k->updated, k->unchanged, k->rejected, k->superseded);
 }
 
+/* An exchange package: named *.tmx (or *.tmx.asc), or ASCII-armoured
+ * OpenPGP. Binary content is not sniffed: a GB18030 CSV may start with any
+ * byte. */
+static int is_package(const char *path)
+{
+	static const char armour[] = "-----BEGIN PGP MESSAGE-----";
+	size_t n = strlen(path);
+	char head[sizeof(armour)] = "";
+	FILE *f;
+
+	if ((n > 4 && !strcmp(path + n - 4, ".tmx")) ||
+	    (n > 8 && !strcmp(path + n - 8, ".tmx.asc")))
+		return 1;
+	f = fopen(path, "rb");
+	if (!f)
+		return 0;
+	n = fread(head, 1, sizeof(armour) - 1, f);
+	fclose(f);
+	return n == sizeof(armour) - 1 && !memcmp(head, armour, n);
+}
+
 int cmd_load(struct ctx *c)
 {
 	struct load_opts o;
@@ -114,6 +135,19 @@ int cmd_load(struct ctx *c)
 	const char *rate = arg_get(c, "max-reject-rate"), *mode;
 	int rc;
 
+	for (int i = 0; i < c->args.npos; i++)
+		if (is_package(c->args.pos[i])) {
+			if (c->args.npos != 1) {
+				fprintf(stderr, "tmisgw load: \"%s\" is an exchange package; load one package at a time, on its own\n",
+					c->args.pos[i]);
+				return EXIT_USAGE;
+			}
+			return cmd_load_package(c, c->args.pos[0]);
+		}
+	if (arg_get(c, "home")) {
+		fprintf(stderr, "tmisgw load: --home is for loading a package (PKG.tmx)\n");
+		return EXIT_USAGE;
+	}
 	tmerr_clear(&err);
 	memset(&o, 0, sizeof(o));
 	o.defs = c->defs;

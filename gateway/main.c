@@ -24,6 +24,7 @@ static const struct opt load_opts[] = {
 	{ "dry-run", NULL, "validate and stage everything, then roll back" },
 	{ "mode", "full|delta", "full (default): a teacher's records in a file replace those stored, which become history; delta: only add and update" },
 	{ "no-progress", NULL, "never draw the progress line" },
+	{ "home", "DIR", "for a package (PKG.tmx): gateway home directory (else $TMISGW_HOME)" },
 	{ NULL, NULL, NULL },
 };
 
@@ -102,7 +103,10 @@ static const struct opt pack_opts[] = {
 	{ "kind", "full|delta", "package kind (required)" },
 	{ "seq", "N", "sequence number in the stream to ORG, from 1 (required)" },
 	{ "out", "OUT", "same as -o OUT: the .tmx file, or a directory for <sender>-<seq>-<id>.tmx" },
-	{ "from-db", NULL, "not implemented yet: pack canonical CSV FILEs (CATEGORY.csv)" },
+	{ "from-db", NULL, "pack this gateway's scope from the database instead of FILEs (full: all current records; delta: changes since the previous sequence to ORG)" },
+	{ "categories", "LIST", "with --from-db: comma-separated categories (default all)" },
+	{ "db", "DSN", "with --from-db: PostgreSQL connection string (else $TMISGW_DB, else PG* variables)" },
+	{ "mappings", "DIR", "with --from-db: definitions directory" },
 	{ NULL, NULL, NULL },
 };
 
@@ -112,49 +116,58 @@ static const struct opt unpack_opts[] = {
 	{ NULL, NULL, NULL },
 };
 
+static const struct opt receipt_opts[] = {
+	{ "home", "DIR", "gateway home directory (else $TMISGW_HOME)" },
+	{ "rejects", "N", "print at most N rejected rows (default 20; 0 none, -1 all)" },
+	{ NULL, NULL, NULL },
+};
+
 static const struct cmd commands[] = {
 	{ "db migrate", cmd_db_migrate, NEEDS_DB | NEEDS_DEFS, "",
-	  "create or upgrade the schema and store the code sets", db_opts, 0, 0 },
+	  "create or upgrade the schema and store the code sets", db_opts, 0, 0, NULL },
 	{ "load", cmd_load, NEEDS_DB | NEEDS_DEFS, "FILE...",
-	  "validate FILEs (CSV, XML, or zip/tar bundles of them) and load them in one transaction",
-	  load_opts, 1, -1 },
+	  "validate FILEs (CSV, XML, or zip/tar bundles of them) and load them in one transaction; or verify and load one exchange package PKG.tmx exactly once",
+	  load_opts, 1, -1, NULL },
 	{ "inspect", cmd_inspect, NEEDS_DEFS, "FILE",
-	  "print the records of FILE as JSON lines", inspect_opts, 1, 1 },
+	  "print the records of FILE as JSON lines", inspect_opts, 1, 1, NULL },
 	{ "sample", cmd_sample, NEEDS_DEFS, "",
-	  "write a realistic sample province as canonical CSV", sample_opts, 0, 0 },
+	  "write a realistic sample province as canonical CSV", sample_opts, 0, 0, NULL },
 	{ "teacher show", cmd_teacher_show, NEEDS_DB | NEEDS_DEFS, "ID",
 	  "print a teacher's current record and current records per category",
-	  teacher_opts, 1, 1 },
+	  teacher_opts, 1, 1, NULL },
 	{ "teacher history", cmd_teacher_history, NEEDS_DB | NEEDS_DEFS, "ID",
 	  "print a teacher's versions, change events and superseded records in time order",
-	  teacher_opts, 1, 1 },
+	  teacher_opts, 1, 1, NULL },
 	{ "report training", cmd_report_training, NEEDS_DB | NEEDS_DEFS, "",
 	  "continuing-education hours per school and province against the requirement",
-	  training_opts, 0, 0 },
+	  training_opts, 0, 0, NULL },
 	{ "report conflicts", cmd_report_conflicts, NEEDS_DB | NEEDS_DEFS, "",
 	  "teachers reported at more than one school or under two id types",
-	  conflicts_opts, 0, 0 },
+	  conflicts_opts, 0, 0, NULL },
 	{ "report quality", cmd_report_quality, NEEDS_DB | NEEDS_DEFS, "",
-	  "a load's rejects by rule, field, file and school", quality_opts, 0, 0 },
+	  "a load's rejects by rule, field, file and school", quality_opts, 0, 0, NULL },
 	{ "keys init", cmd_keys_init, 0, "",
-	  "make this gateway's key pair (and its home directory)", keys_org_opts, 0, 0 },
+	  "make this gateway's key pair (and its home directory)", keys_org_opts, 0, 0, NULL },
 	{ "keys export", cmd_keys_export, 0, "",
-	  "print this gateway's public key, ASCII-armoured", keys_opts, 0, 0 },
+	  "print this gateway's public key, ASCII-armoured", keys_opts, 0, 0, NULL },
 	{ "keys trust", cmd_keys_trust, 0, "FILE",
-	  "bind a partner's organisation to the public key in FILE", keys_org_opts, 1, 1 },
+	  "bind a partner's organisation to the public key in FILE", keys_org_opts, 1, 1, NULL },
 	{ "keys retire", cmd_keys_retire, 0, "FPR",
-	  "retire a partner's key: no new packages are accepted from it", keys_org_opts, 1, 1 },
+	  "retire a partner's key: no new packages are accepted from it", keys_org_opts, 1, 1, NULL },
 	{ "keys list", cmd_keys_list, 0, "",
-	  "show this gateway's key and the trust store's bindings", keys_opts, 0, 0 },
-	{ "pack", cmd_pack, 0, "-o OUT FILE...",
-	  "sign and encrypt canonical CSV FILEs into an exchange package for --to",
-	  pack_opts, 1, -1 },
+	  "show this gateway's key and the trust store's bindings", keys_opts, 0, 0, NULL },
+	{ "pack", cmd_pack, 0, "-o OUT (--from-db | FILE...)",
+	  "sign and encrypt canonical CSV FILEs, or the database, into an exchange package for --to",
+	  pack_opts, 0, -1, "from-db" },
 	{ "verify", cmd_verify, 0, "PKG",
 	  "run checks 1-3 on a package (4 needs the database: load) and print its manifest",
-	  keys_opts, 1, 1 },
+	  keys_opts, 1, 1, NULL },
+	{ "receipt show", cmd_receipt_show, 0, "RCPT",
+	  "verify a receipt from the recipient of one of our packages and print what was loaded",
+	  receipt_opts, 1, 1, NULL },
 	{ "unpack", cmd_unpack, 0, "PKG -o DIR",
 	  "verify a package (checks 1-3) and extract its payload into an empty DIR",
-	  unpack_opts, 1, 3 },
+	  unpack_opts, 1, 3, NULL },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -340,13 +353,17 @@ int main(int argc, char **argv)
 		free(c.args.pos);
 		return rc > 0 ? EXIT_OK : EXIT_USAGE;
 	}
-	if ((c.cmd->flags & NEEDS_DEFS) &&
+	if (c.cmd->db_when && arg_get(&c, c.cmd->db_when))
+		c.flags = NEEDS_DB | NEEDS_DEFS;
+	else
+		c.flags = c.cmd->flags;
+	if ((c.flags & NEEDS_DEFS) &&
 	    defs_load(&c.defs, arg_get(&c, "mappings"), &err)) {
 		report_error(&err);
 		free(c.args.pos);
 		return exit_code_for(&err);
 	}
-	if (c.cmd->flags & NEEDS_DB) {
+	if (c.flags & NEEDS_DB) {
 		c.conn = connect_db(arg_get(&c, "db"), &err);
 		if (!c.conn) {
 			report_error(&err);
