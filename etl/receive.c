@@ -600,6 +600,13 @@ int receive_package(PGconn *conn, const struct gw_home *h, const char *path,
 		goto refused;
 	}
 	for (size_t i = 0; i < m->nfiles; i++)
+		if (!defs_category(o->defs, m->files[i].category)) {
+			tmerr_set(err, TMERR_INPUT,
+				  "check 5 (schema): file \"%s\" has category \"%s\", which the schema does not define",
+				  m->files[i].name, m->files[i].category);
+			goto refused;
+		}
+	for (size_t i = 0; i < m->nfiles; i++)
 		for (size_t j = 0; j < i; j++)
 			if (!strcmp(m->files[i].category, m->files[j].category)) {
 				tmerr_set(err, TMERR_INPUT,
@@ -764,6 +771,7 @@ int receive_package(PGconn *conn, const struct gw_home *h, const char *path,
 
 		if (why.code != TMERR_REJECT) {
 			/* not the package's fault: nothing recorded, retry later */
+			res->state = "failed";
 			log_refusal(conn, path, res, "failed", &why, err);
 			goto out;
 		}

@@ -36,6 +36,8 @@ struct receive_result {
 	 * "duplicate" seen before: nothing loaded, the same receipt again
 	 * "refused"   checks 1-4 failed (err says which); nothing recorded
 	 *             but the log entry
+	 * "failed"    the load failed for another reason (database, disk):
+	 *             nothing recorded but the log entry; try again
 	 */
 	const char *state;
 	int verified;              /* checks 1-3 passed: info is filled */

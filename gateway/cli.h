@@ -88,5 +88,7 @@ int cmd_unpack(struct ctx *c);
 /* gateway/cmd_receive.c: packages in, receipts (docs/package.md) */
 int cmd_load_package(struct ctx *c, const char *path);
 int cmd_receipt_show(struct ctx *c);
+/* gateway/cmd_audit.c: the exchange log (docs/exchange-log.md) */
+int cmd_audit_verify(struct ctx *c);
 
 #endif

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "../etl/export.h"
 #include "../etl/home.h"
 #include "../etl/package.h"
 #include "cli.h"
@@ -63,6 +64,66 @@ static int parse_seq(const char *s, long long *v)
 	return errno || *end || *v < 1 ? -1 : 0;
 }
 
+/* pack --from-db: the sender's scope from the database (etl/export.h). */
+static int pack_from_db(struct ctx *c, const char *out)
+{
+	const char *seq = arg_get(c, "seq");
+	struct export_opts o = {
+		.defs = c->defs,
+		.to = arg_get(c, "to"),
+		.kind = arg_get(c, "kind"),
+		.categories = arg_get(c, "categories"),
+		.out = out,
+	};
+	struct export_result res;
+	struct gw_home h;
+	struct tmerr err;
+	char grp[50];
+
+	tmerr_clear(&err);
+	if (c->args.npos) {
+		fprintf(stderr, "tmisgw pack: --from-db packs the database; FILEs (\"%s\") cannot be given with it\n",
+			c->args.pos[0]);
+		return EXIT_USAGE;
+	}
+	if (!o.to || !o.kind || !seq || !out) {
+		fprintf(stderr, "tmisgw pack: --to ORG, --kind full|delta, --seq N and -o OUT are required\n");
+		return EXIT_USAGE;
+	}
+	if (parse_seq(seq, &o.seq)) {
+		fprintf(stderr, "tmisgw pack: bad --seq \"%s\" (want a whole number from 1)\n",
+			seq);
+		return EXIT_USAGE;
+	}
+	if (home_open(&h, arg_get(c, "home"), 0, &err))
+		return fail(&err, &h);
+	if (export_pack(c->conn, &h, &o, &res, &err)) {
+		manifest_free(&res.m);
+		return fail(&err, &h);
+	}
+	fpr_grouped(res.pkg.signer, grp);
+	printf("packed %zu file%s, %lld records, into %s\n", res.m.nfiles,
+	       res.m.nfiles == 1 ? "" : "s", res.records, res.pkg.path);
+	printf("  id         %s\n", res.m.id);
+	printf("  sender     %s -> recipient %s, %s, sequence %lld\n",
+	       res.m.sender, res.m.recipient, res.m.kind, res.m.sequence);
+	printf("  scope      %s%s\n", *res.scope ? "province " : "everything",
+	       res.scope);
+	if (!strcmp(res.m.kind, "delta"))
+		printf("  changes    since %lld upto %lld\n", res.since, res.upto);
+	for (size_t i = 0; i < res.m.nfiles; i++)
+		printf("  %-10s %s, %lld records\n", i ? "" : "files",
+		       res.m.files[i].category, res.m.files[i].records);
+	printf("  signed by  %s\n", grp);
+	printf("  encrypted  to %u key%s of %s\n", res.pkg.nrecipients,
+	       res.pkg.nrecipients == 1 ? "" : "s", res.m.recipient);
+	printf("  package    %llu bytes, sha256 %s\n", res.pkg.bytes,
+	       res.pkg.sha256);
+	manifest_free(&res.m);
+	home_close(&h);
+	return EXIT_OK;
+}
+
 int cmd_pack(struct ctx *c)
 {
 	const char *out = arg_get(c, "out"), *to = arg_get(c, "to"),
@@ -76,12 +137,10 @@ int cmd_pack(struct ctx *c)
 
 	tmerr_clear(&err);
 	manifest_init(&m);
-	if (arg_get(c, "from-db")) {
-		fprintf(stderr, "tmisgw pack: --from-db is not implemented yet (it needs the database's change tracking); pack canonical CSV FILEs\n");
-		return EXIT_USAGE;
-	}
 	if (take_o(c, &out))
 		return EXIT_USAGE;
+	if (arg_get(c, "from-db"))
+		return pack_from_db(c, out);
 	if (!to || !kind || !seq || !out || !c->args.npos) {
 		fprintf(stderr, "tmisgw pack: --to ORG, --kind full|delta, --seq N, -o OUT and FILE... are required\n");
 		return EXIT_USAGE;

@@ -23,6 +23,9 @@ static void print_received(const struct receive_result *res,
 	} else if (!strcmp(res->state, "held")) {
 		printf("held: sequence %lld is expected first; this package is kept and applied in order once it arrives\n",
 		       res->expected);
+	} else if (!strcmp(res->state, "refused") || !strcmp(res->state, "failed")) {
+		printf("%s: nothing loaded or recorded\n", !strcmp(res->state, "failed") ?
+		       "failed, try again" : "refused");
 	} else {
 		printf("checks 1-4 passed; %s in %.2f s: %lld rows received, %lld loaded, %lld rejected (%s)\n",
 		       !strcmp(res->state, "loaded") ? "loaded" :

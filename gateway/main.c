@@ -122,6 +122,12 @@ static const struct opt receipt_opts[] = {
 	{ NULL, NULL, NULL },
 };
 
+static const struct opt audit_opts[] = {
+	{ "db", "DSN", "PostgreSQL connection string (else $TMISGW_DB, else PG* variables)" },
+	{ "mappings", "DIR", "definitions directory" },
+	{ NULL, NULL, NULL },
+};
+
 static const struct cmd commands[] = {
 	{ "db migrate", cmd_db_migrate, NEEDS_DB | NEEDS_DEFS, "",
 	  "create or upgrade the schema and store the code sets", db_opts, 0, 0, NULL },
@@ -162,6 +168,9 @@ static const struct cmd commands[] = {
 	{ "verify", cmd_verify, 0, "PKG",
 	  "run checks 1-3 on a package (4 needs the database: load) and print its manifest",
 	  keys_opts, 1, 1, NULL },
+	{ "audit verify", cmd_audit_verify, NEEDS_DB, "",
+	  "prove the exchange log unchanged: every entry's hash, link and id",
+	  audit_opts, 0, 0, NULL },
 	{ "receipt show", cmd_receipt_show, 0, "RCPT",
 	  "verify a receipt from the recipient of one of our packages and print what was loaded",
 	  receipt_opts, 1, 1, NULL },

@@ -128,8 +128,9 @@ check_fail "pack of a file not named CATEGORY.csv" "$T" pack --home "$P" --to 00
 	--kind full --seq 1 -o "$W/bad.tmx" "$W/p.asc"
 check_fail "pack with a bad kind" "$T" pack --home "$P" --to 000000 --kind export \
 	--seq 1 -o "$W/bad.tmx" "$D/teacher.csv"
-check_fail "pack --from-db is not there yet" "$T" pack --home "$P" --to 000000 \
-	--kind full --seq 1 --from-db -o "$W/bad.tmx"
+TMISGW_DB="host=$W/nodb connect_timeout=2" "$T" pack --home "$P" --to 000000 \
+	--kind full --seq 1 --from-db -o "$W/bad.tmx" >/dev/null 2>&1
+is "pack --from-db without a database fails as a database error (test_export.sh packs with one)" "$?" 4
 check_fail "pack of a missing file" "$T" pack --home "$P" --to 000000 --kind full \
 	--seq 1 -o "$W/bad.tmx" "$W/teacher.csv"
 is "failed packs leave no file" "$(ls -A "$W" | grep -c -e '^bad' -e '^none' -e '^\.tmisgw')" 0

@@ -50,3 +50,34 @@ gpg_dir()
 {
 	mkdir -m 700 "$GPG_TMP/$1" && echo "$GPG_TMP/$1"
 }
+
+# tmx_manifest SENDER RECIPIENT ID SEQ KIND FILE...: a hand-written
+# manifest.xml on stdout listing each FILE as data/BASENAME (category
+# BASENAME without .csv) with its records, bytes and sha256
+tmx_manifest()
+{
+	_s=$1 _r=$2 _id=$3 _seq=$4 _kind=$5
+	shift 5
+	printf '<?xml version="1.0" encoding="UTF-8"?>\n'
+	printf '<package xmlns="urn:tmis:exchange:1" version="1" id="%s">\n' "$_id"
+	printf '  <sender org="%s"/>\n  <recipient org="%s"/>\n' "$_s" "$_r"
+	printf '  <created>2026-11-28T02:00:00+08:00</created>\n'
+	printf '  <kind>%s</kind>\n  <sequence>%s</sequence>\n' "$_kind" "$_seq"
+	printf '  <schema>tmis-indicators/1</schema>\n'
+	for _f in "$@"; do
+		_b=$(basename "$_f")
+		printf '  <file name="data/%s" category="%s" format="csv" records="%d" bytes="%d" sha256="%s"/>\n' \
+			"$_b" "${_b%.csv}" $(($(wc -l <"$_f") - 1)) "$(wc -c <"$_f")" \
+			"$(sha256sum "$_f" | cut -c1-64)"
+	done
+	printf '</package>\n'
+}
+
+# tmx_handmade OUT DIR SIGNER_GNUPG RECIPIENT_FPR: OUT made with tar and gpg
+# alone from DIR/manifest.xml and DIR/data/*
+tmx_handmade()
+{
+	(cd "$2" && tar --zstd -cf "$2.tar.zst" manifest.xml data) &&
+		gpg --homedir "$3" --batch --yes -q --trust-model always --sign \
+			--encrypt -r "$4" -o "$1" "$2.tar.zst" 2>/dev/null
+}
