@@ -136,12 +136,19 @@ int package_manifest(const struct gw_home *h, struct manifest *m,
 
 		base = base ? base + 1 : paths[i];
 		bl = strlen(base);
-		if (bl < 5 || strcmp(base + bl - 4, ".csv") ||
+		if (bl < 5 || (strcmp(base + bl - 4, ".csv") &&
+			       strcmp(base + bl - 4, ".xml")) ||
 		    !valid_category(base, bl - 4))
 			return tmerr_set(err, TMERR_USAGE,
-					 "cannot tell the category of \"%s\": want a canonical CSV file named CATEGORY.csv",
+					 "cannot tell the category of \"%s\": want a canonical file named CATEGORY.csv or CATEGORY.xml",
 					 paths[i]);
 		snprintf(name, sizeof(name), "data/%s", base);
+		for (size_t j = 0; j < m->nfiles; j++)
+			if (strlen(m->files[j].category) == bl - 4 &&
+			    !memcmp(m->files[j].category, base, bl - 4))
+				return tmerr_set(err, TMERR_USAGE,
+						 "\"%s\" is a second file of category \"%.*s\"; a package holds one file per category",
+						 paths[i], (int)(bl - 4), base);
 		if (manifest_find(m, name))
 			return tmerr_set(err, TMERR_USAGE, "\"%s\" is given twice",
 					 name);
@@ -151,7 +158,7 @@ int package_manifest(const struct gw_home *h, struct manifest *m,
 		memcpy(f->name, name, sizeof(f->name));
 		memcpy(f->category, base, bl - 4);
 		f->category[bl - 4] = '\0';
-		strcpy(f->format, "csv");
+		strcpy(f->format, base + bl - 3);
 		f->records = -1;
 	}
 	return 0;

@@ -9,6 +9,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <libxml/parser.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -116,6 +117,125 @@ static ssize_t read_full(int fd, void *dst, size_t n)
 	return r;
 }
 
+/*
+ * Records of a canonical XML file: the children of its root element, counted
+ * by a SAX push parser fed the same blocks as the hash. A DOCTYPE (and so any
+ * entity) is refused; nothing is fetched.
+ */
+struct xmlcount {
+	xmlParserCtxtPtr ctxt;
+	long depth;
+	long long n;
+	int doctype;
+};
+
+static void xc_start(void *ctx, const xmlChar *l, const xmlChar *p,
+		     const xmlChar *u, int nn, const xmlChar **ns, int na, int nd,
+		     const xmlChar **a)
+{
+	struct xmlcount *x = ((xmlParserCtxtPtr)ctx)->_private;
+
+	(void)l, (void)p, (void)u, (void)nn, (void)ns, (void)na, (void)nd, (void)a;
+	if (++x->depth == 2)
+		x->n++;
+}
+
+static void xc_end(void *ctx, const xmlChar *l, const xmlChar *p, const xmlChar *u)
+{
+	struct xmlcount *x = ((xmlParserCtxtPtr)ctx)->_private;
+
+	(void)l, (void)p, (void)u;
+	x->depth--;
+}
+
+static void xc_doctype(void *ctx, const xmlChar *name, const xmlChar *e,
+		       const xmlChar *s)
+{
+	struct xmlcount *x = ((xmlParserCtxtPtr)ctx)->_private;
+
+	(void)name, (void)e, (void)s;
+	x->doctype = 1;
+	xmlStopParser(x->ctxt);
+}
+
+static int xc_open(struct xmlcount *x)
+{
+	xmlSAXHandler sax;
+
+	memset(x, 0, sizeof(*x));
+	memset(&sax, 0, sizeof(sax));
+	sax.initialized = XML_SAX2_MAGIC;
+	sax.startElementNs = xc_start;
+	sax.endElementNs = xc_end;
+	sax.internalSubset = xc_doctype;
+	x->ctxt = xmlCreatePushParserCtxt(&sax, NULL, NULL, 0, NULL);
+	if (!x->ctxt)
+		return -1;
+	x->ctxt->_private = x;
+	xmlCtxtUseOptions(x->ctxt, XML_PARSE_NONET | XML_PARSE_NOERROR |
+			  XML_PARSE_NOWARNING | XML_PARSE_NOCDATA);
+	return 0;
+}
+
+static int xc_feed(struct xmlcount *x, const void *b, size_t n, int end)
+{
+	return xmlParseChunk(x->ctxt, b, (int)n, end) != 0 || x->doctype ? -1 : 0;
+}
+
+static void xc_close(struct xmlcount *x)
+{
+	if (x->ctxt)
+		xmlFreeParserCtxt(x->ctxt);
+	x->ctxt = NULL;
+}
+
+static int scan_xml(const char *path, long long *records,
+		    unsigned long long *bytes, char sha[65], struct tmerr *err)
+{
+	unsigned long long size, got = 0;
+	struct xmlcount x;
+	struct sha256 h;
+	unsigned char *b;
+	ssize_t r;
+	int fd, bad = 0;
+
+	fd = open_regular(path, &size, err);
+	if (fd < 0)
+		return -1;
+	b = malloc(BLOCK);
+	if (!b || xc_open(&x)) {
+		free(b);
+		close(fd);
+		return tmerr_set(err, TMERR_SYS, "out of memory reading \"%s\"", path);
+	}
+	sha256_init(&h);
+	while ((r = read_full(fd, b, BLOCK)) > 0) {
+		sha256_update(&h, b, (size_t)r);
+		if (!bad && xc_feed(&x, b, (size_t)r, 0))
+			bad = 1;
+		got += (unsigned long long)r;
+	}
+	if (!bad && r == 0 && xc_feed(&x, "", 0, 1))
+		bad = 1;
+	if (r < 0)
+		tmerr_set(err, TMERR_INPUT, "cannot read \"%s\": %s", path,
+			  strerror(errno));
+	else if (bad)
+		tmerr_set(err, TMERR_INPUT,
+			  "cannot pack \"%s\": %s", path, x.doctype ?
+			  "a DOCTYPE is not allowed in canonical XML" :
+			  "not well-formed XML");
+	free(b);
+	close(fd);
+	*records = x.n;
+	xc_close(&x);
+	if (r < 0 || bad)
+		return -1;
+	*bytes = got;
+	sha256_final_hex(&h, sha);
+	return 0;
+}
+
 static int scan(const char *path, struct reccount *rc, long long *records,
 		unsigned long long *bytes, char sha[65], struct tmerr *err)
 {
@@ -173,6 +293,8 @@ int payload_scan_file(const char *path, unsigned long long *bytes,
 
 int payload_scan(struct mfile *f, const char *path, struct tmerr *err)
 {
+	if (f->records < 0 && !strcmp(f->format, "xml"))
+		return scan_xml(path, &f->records, &f->bytes, f->sha256, err);
 	if (f->records < 0 && strcmp(f->format, "csv"))
 		return tmerr_set(err, TMERR_USAGE,
 				 "cannot pack \"%s\": the record count of a %s file must be given",
@@ -735,6 +857,8 @@ struct sink_state {
 	struct sha256 h;
 	struct reccount rc;
 	int csv;
+	struct xmlcount *xml; /* an XML entry's records are counted too */
+	int xml_bad;
 	struct buf *keep; /* the manifest is kept in memory */
 };
 
@@ -780,6 +904,8 @@ static int read_entry(struct verifier *v, struct sink_state *s,
 		sha256_update(&s->h, p, len);
 		if (s->csv)
 			rc_feed(&s->rc, p, len);
+		if (s->xml && !s->xml_bad && xc_feed(s->xml, p, len, 0))
+			s->xml_bad = 1;
 		if (v->tmpfd >= 0 && tmp_write(v, p, len, err))
 			return -1;
 	}
@@ -835,6 +961,7 @@ static int do_file(struct verifier *v, const char *n, unsigned long long size,
 {
 	const struct mfile *f = manifest_find(v->m, n);
 	struct sink_state s;
+	struct xmlcount xc;
 	char sha[65];
 	size_t i;
 
@@ -859,10 +986,29 @@ static int do_file(struct verifier *v, const char *n, unsigned long long size,
 	memset(&s, 0, sizeof(s));
 	sha256_init(&s.h);
 	s.csv = !strcmp(f->format, "csv");
-	if (v->dfd >= 0 && tmp_open(v, n, err))
+	if (!strcmp(f->format, "xml")) {
+		if (xc_open(&xc))
+			return tmerr_set(err, TMERR_SYS, "out of memory verifying a payload");
+		s.xml = &xc;
+	}
+	if ((v->dfd >= 0 && tmp_open(v, n, err)) || read_entry(v, &s, size, err)) {
+		if (s.xml)
+			xc_close(&xc);
 		return -1;
-	if (read_entry(v, &s, size, err))
-		return -1;
+	}
+	if (s.xml) {
+		if (!s.xml_bad && xc_feed(&xc, "", 0, 1))
+			s.xml_bad = 1;
+		xc_close(&xc);
+		if (s.xml_bad)
+			return fail3(err, TMERR_INPUT, "archive",
+				     "entry \"%s\" is not well-formed XML%s", v->name,
+				     xc.doctype ? " (a DOCTYPE is not allowed)" : "");
+		if (xc.n != f->records)
+			return fail3(err, TMERR_INPUT, "archive",
+				     "entry \"%s\" holds %lld records; the manifest says %lld",
+				     v->name, xc.n, f->records);
+	}
 	sha256_final_hex(&s.h, sha);
 	if (strcmp(sha, f->sha256))
 		return fail3(err, TMERR_INPUT, "archive",

@@ -99,7 +99,8 @@ static int copy_file(const char *src, const char *dst, struct tmerr *err)
 	int in = -1, out = -1, rc = -1;
 	ssize_t n;
 
-	snprintf(tmp, sizeof(tmp), "%s.part", dst);
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.part", dst) >= sizeof(tmp))
+		return tmerr_set(err, TMERR_SYS, "path too long: \"%.200s\"", dst);
 	in = open(src, O_RDONLY | O_CLOEXEC);
 	out = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (in < 0 || out < 0)
@@ -338,7 +339,8 @@ static int fetch_receipt(PGconn *conn, const char *sender, const char *id,
 	FILE *f;
 	int rc = -1;
 
-	snprintf(tmp, sizeof(tmp), "%s.part", out);
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.part", out) >= sizeof(tmp))
+		return tmerr_set(err, TMERR_SYS, "path too long: \"%.200s\"", out);
 	f = fopen(tmp, "wb");
 	if (!f)
 		return tmerr_set(err, TMERR_SYS, "cannot write \"%s\": %s", tmp,

@@ -5,6 +5,8 @@
 #   BENCH_TEACHERS=N   teachers in the sample (default 1000000)
 #   BENCH_REPS=R       repetitions of each contender (default 3; medians)
 #   BENCH_ALL=0        skip the all-categories comparison (the slowest part)
+#   BENCH_XML=0        skip the XML adapter figures
+#   BENCH_PKG=0        skip the exchange-package figures (pack, load PKG)
 #   BENCH_STRICT=1     exit 1 when a target is missed (default: report only)
 #   TMISGW_BIN         binary to measure (default ./tmisgw)
 #
@@ -303,6 +305,75 @@ PY
 	say "  peak RSS: 100 MB input $x_rss_s KB, 1 GB input $x_rss_l KB"
 fi
 
+# ---- exchange packages: pack and load PKG vs tar+gpg and plain load ---------------
+# teacher.csv plus the first 3 training rows per teacher, as canonical files;
+# a province home packs them for the centre, which loads the package.
+t_pack= t_targpg= t_lpkg= t_lplain= p_rss_n= p_rss_n10=
+if [ "${BENCH_PKG:-1}" != 0 ] && command -v gpg >/dev/null && command -v zstd >/dev/null; then
+	say "bench: exchange packages"
+	. tests/lib/gpg.sh
+	GPG_TMP=$W/g
+	mkdir -p "$GPG_TMP" "$W/pk/data" "$W/pk10/data" "$W/pkout"
+	trap 'gpg_cleanup; cleanup' EXIT
+	ln -s "$CSV" "$W/pk/data/teacher.csv"
+	head -n $((3 * N + 1)) "$W/clean/training.csv" >"$W/pk/data/training.csv"
+	ln -s "$W/tenth/teacher.csv" "$W/pk10/data/teacher.csv"
+	head -n $((3 * N10 + 1)) "$W/tenth/training.csv" >"$W/pk10/data/training.csv"
+	PH=$GPG_TMP/p CH=$GPG_TMP/c
+	"$T" keys init --home "$PH" --org 410000 >/dev/null &&
+		"$T" keys init --home "$CH" --org 000000 >/dev/null &&
+		"$T" keys export --home "$PH" >"$W/p.asc" &&
+		"$T" keys export --home "$CH" >"$W/c.asc" &&
+		"$T" keys trust --home "$CH" --org 410000 "$W/p.asc" >/dev/null &&
+		"$T" keys trust --home "$PH" --org 000000 "$W/c.asc" >/dev/null ||
+		die "cannot set up the gateway homes"
+	CFPR=$(gpg --homedir "$CH/gnupg" --with-colons --list-secret-keys 2>/dev/null |
+		awk -F: '/^fpr:/ { print $10; exit }')
+	# the same manifest tmisgw writes, for the tar + gpg baseline
+	(cd "$W/pk" && tmx_manifest 410000 000000 00000000-0000-4000-8000-000000000001 1 full \
+		data/teacher.csv data/training.csv >manifest.xml)
+	pkgseq=1   # every round starts from a fresh database: sequence 1
+	r=1
+	while [ "$r" -le "$REPS" ]; do
+		say "bench: package round $r of $REPS"
+		rm -f "$W"/pkout/*
+		timed "$W/pack.log" "$T" pack --home "$PH" --to 000000 --kind full \
+			--seq "$pkgseq" -o "$W/pkout" "$W/pk/data/teacher.csv" "$W/pk/data/training.csv" ||
+			die "tmisgw pack failed" "$W/pack.log"
+		t_pack="$t_pack $secs"
+		PKGF=$(ls "$W"/pkout/*.tmx)
+		timed "$W/targpg.log" sh -c "cd '$W/pk' && tar --zstd -chf - manifest.xml data/teacher.csv data/training.csv |
+			gpg --homedir '$PH/gnupg' --batch --yes -q --trust-model always -se -r '$CFPR' -o '$W/targpg.tmx'" ||
+			die "tar | gpg -se failed" "$W/targpg.log"
+		t_targpg="$t_targpg $secs"
+		say "  pack $(tail -n 1 <"$W/pack.log" | cut -c1-60)... ${t_pack##* } s, tar --zstd | gpg -se $secs s"
+
+		fresh
+		pg_sql "TRUNCATE tmis.package_in" >/dev/null
+		timed "$W/lpkg.log" "$T" load --home "$CH" --no-progress "$PKGF" ||
+			die "tmisgw load PKG failed" "$W/lpkg.log"
+		t_lpkg="$t_lpkg $secs"
+		p_rss_n="$p_rss_n $rss_kb"
+		fresh
+		timed "$W/lplain.log" "$T" load --no-progress "$W/pk/data/teacher.csv" "$W/pk/data/training.csv" ||
+			die "tmisgw load of the unpacked files failed" "$W/lplain.log"
+		t_lplain="$t_lplain $secs"
+		say "  load PKG ${t_lpkg##* } s, load of the same files $secs s"
+		r=$((r + 1))
+	done
+	# peak RSS of load PKG for a tenth-size package
+	rm -f "$W"/pkout/*
+	"$T" pack --home "$PH" --to 000000 --kind full --seq "$pkgseq" -o "$W/pkout" \
+		"$W/pk10/data/teacher.csv" "$W/pk10/data/training.csv" >"$W/pack.log" 2>&1 ||
+		die "tmisgw pack (tenth) failed" "$W/pack.log"
+	fresh
+	pg_sql "TRUNCATE tmis.package_in" >/dev/null
+	timed "$W/lpkg10.log" "$T" load --home "$CH" --no-progress "$W"/pkout/*.tmx ||
+		die "tmisgw load PKG (tenth) failed" "$W/lpkg10.log"
+	p_rss_n10=$rss_kb
+	say "  peak RSS of load PKG: $N teachers ${p_rss_n##* } KB, $N10 teachers $p_rss_n10 KB"
+fi
+
 # ---- report -------------------------------------------------------------------
 fails=0
 row()
@@ -332,6 +403,7 @@ echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GB", $2 / 104857
 echo "server:  PostgreSQL $PGVER, private cluster (tests/lib/pg.sh): $SETTINGS"
 printf '%s\n' "times:   tmisgw load [$t_load ]  reload [$t_reload ]  \\copy [$t_copy ]" \
 	"         tmisgw dirty [$t_dirty ]  pgloader [${t_pgl:- skipped} ]"
+[ -n "$t_pack" ] && printf '%s\n' "         pack [$t_pack ]  tar|gpg [$t_targpg ]  load PKG [$t_lpkg ]  load files [$t_lplain ]"
 echo
 row metric tmisgw other ratio target result
 r=$(calc "$m_load / $m_copy")
@@ -377,11 +449,27 @@ if [ -n "$x_mbs" ]; then
 	row 'XML peak RSS 1 GB vs 100 MB' "$(calc "$x_rss_l / 1024") MB" \
 		"$(calc "$x_rss_s / 1024") MB" "$r" '<= 1.1' "$v"
 fi
+if [ -n "$t_pack" ]; then
+	r=$(calc "$(median $t_pack) / $(median $t_targpg)")
+	verdict "$r <= 1.3"
+	row 'pack vs tar --zstd | gpg -se' "$(median $t_pack) s" "$(median $t_targpg) s" "$r" '<= 1.3' "$v"
+	r=$(calc "$(median $t_lpkg) / $(median $t_lplain)")
+	verdict "$r <= 1.15"
+	row 'load PKG vs load of files' "$(median $t_lpkg) s" "$(median $t_lplain) s" "$r" '<= 1.15' "$v"
+	if [ -n "$TIME_BIN" ]; then
+		pn=$(maxof $p_rss_n)
+		r=$(calc "$pn / $p_rss_n10")
+		verdict "$r <= 1.10"
+		row "load PKG RSS $N vs $N10" "$(calc "$pn / 1024") MB" "$(calc "$p_rss_n10 / 1024") MB" \
+			"$r" '<= 1.1' "$v"
+	fi
+fi
 n_load=$(minof $t_load)
 mins="teacher/\\copy $(calc "$n_load / $(minof $t_copy)")"
 [ -n "$t_pgl" ] && mins="$mins, pgloader/tmisgw $(calc "$(minof $t_pgl) / $n_load")"
 mins="$mins, reload/first $(calc "$(minof $t_reload) / $n_load")"
 mins="$mins, dirty/clean rows/s $(calc "$n_load / $(minof $t_dirty) * ${dirty_read:-$N} / $N")"
+[ -n "$t_pack" ] && mins="$mins, pack/tar+gpg $(calc "$(minof $t_pack) / $(minof $t_targpg)"), load PKG/load $(calc "$(minof $t_lpkg) / $(minof $t_lplain)")"
 echo
 printf '%s\n' "the same ratios from each contender's fastest round: $mins"
 printf '%s\n' "tmisgw column: tmisgw's figure; other: \\copy, pgloader, the first load, the" \

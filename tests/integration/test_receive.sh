@@ -260,4 +260,16 @@ is "and a further rerun loads nothing" \
 	"$(pg_sql "select count(*) from tmis.exchange_log where sequence = 7 and outcome = 'duplicate'")" 1
 check "the kills left no work directory behind after the rerun" spool_empty
 
+# ---- canonical XML in a package ---------------------------------------------------------
+mkdir -p "$W/x"
+cp tests/data/xml/training.xml "$W/x/training.xml"
+P8=$(pack 8 delta "$W/x/training.xml")
+check "pack takes a canonical XML file" test -f "$P8"
+like "its manifest says xml and counts its records" \
+	"$("$T" verify --home "$C" "$P8" 2>&1)" 'data/training.xml +training +xml +3 records'
+out=$("$T" load --home "$C" --no-progress "$P8" 2>&1)
+is "a package with XML loads" "$?" 0
+diag "$out"
+like "its records are counted and checked (this file's rows are all invalid)" "$out" '3 rows received, 0 loaded, 3 rejected'
+
 done_testing
