@@ -771,13 +771,14 @@ int receive_package(PGconn *conn, const struct gw_home *h, const char *path,
 	if (m->nfiles && load_files(conn, &lo, &res->load, err)) {
 		struct tmerr why = *err;
 
-		if (why.code != TMERR_REJECT) {
+		if (why.code == TMERR_DB || why.code == TMERR_SYS) {
 			/* not the package's fault: nothing recorded, retry later */
 			res->state = "failed";
 			log_refusal(conn, path, res, "failed", &why, err);
 			goto out;
 		}
-		/* check 5 refused the package: it is answered, nothing loaded */
+		/* check 5 refused the package (reject rate, unreadable rows):
+		 * it is answered, nothing loaded */
 		if (exec_ok(conn, "ROLLBACK TO SAVEPOINT tmisgw_load", err,
 			    "rolling the load back"))
 			goto out;

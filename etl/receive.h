@@ -31,7 +31,8 @@ struct receive_opts {
 struct receive_result {
 	/*
 	 * "loaded"    rows loaded (outcome accepted or accepted-with-rejects)
-	 * "rejected"  check 5 refused it (reject rate); it has a receipt
+	 * "rejected"  check 5 refused it (reject rate, unreadable rows); it has
+	 *             a receipt
 	 * "held"      a sequence gap: kept until the missing ones arrive
 	 * "duplicate" seen before: nothing loaded, the same receipt again
 	 * "refused"   checks 1-4 failed (err says which); nothing recorded

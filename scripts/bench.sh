@@ -317,8 +317,8 @@ if [ "${BENCH_PKG:-1}" != 0 ] && command -v gpg >/dev/null && command -v zstd >/
 	trap 'gpg_cleanup; cleanup' EXIT
 	ln -s "$CSV" "$W/pk/data/teacher.csv"
 	head -n $((3 * N + 1)) "$W/clean/training.csv" >"$W/pk/data/training.csv"
-	ln -s "$W/tenth/teacher.csv" "$W/pk10/data/teacher.csv"
-	head -n $((3 * N10 + 1)) "$W/tenth/training.csv" >"$W/pk10/data/training.csv"
+	head -n $((N10 + 1)) "$CSV" >"$W/pk10/data/teacher.csv"
+	head -n $((3 * N10 + 1)) "$W/clean/training.csv" >"$W/pk10/data/training.csv"
 	PH=$GPG_TMP/p CH=$GPG_TMP/c
 	"$T" keys init --home "$PH" --org 410000 >/dev/null &&
 		"$T" keys init --home "$CH" --org 000000 >/dev/null &&

@@ -317,6 +317,57 @@ static void test_records(void **state)
 	tmp_teardown(&t);
 }
 
+/* XML records are the root's children, counted when packing and again by
+ * check 3; a DOCTYPE or malformed XML is refused. */
+static void test_xml_records(void **state)
+{
+	static const char good[] =
+		"<?xml version=\"1.0\"?>\n<r xmlns=\"urn:x\"><a/><b><c/></b>text<d></d></r>\n";
+	struct manifest m, got;
+	struct mfile f = { .records = -1 };
+	struct tmerr err;
+	struct tmp t;
+	char *p, *pkg;
+	FILE *o;
+	const char *paths[2];
+
+	(void)state;
+	tmp_setup(&t);
+	p = path_in(&t, "x.xml");
+	strcpy(f.format, "xml");
+	put_file(p, good, strlen(good));
+	if (payload_scan(&f, p, &err))
+		fail_msg("scan: %s", err.msg);
+	assert_int_equal(f.records, 3);
+	assert_int_equal(f.bytes, strlen(good));
+	put_file(p, "<!DOCTYPE r [<!ENTITY e \"x\">]><r><a>&e;</a></r>", 45);
+	f.records = -1;
+	assert_int_equal(payload_scan(&f, p, &err), -1);
+	assert_non_null(strstr(err.msg, "DOCTYPE"));
+	put_file(p, "<r><a></r>", 10);
+	f.records = -1;
+	assert_int_equal(payload_scan(&f, p, &err), -1);
+	assert_non_null(strstr(err.msg, "not well-formed"));
+
+	/* a manifest that overstates an XML file's records fails check 3 */
+	put_file(p, good, strlen(good));
+	sample_manifest(&m, "full");
+	add(&m, "data/x.xml", "training", "xml")->records = 4;
+	pkg = path_in(&t, "p.tar.zst");
+	o = fopen(pkg, "wb");
+	assert_non_null(o);
+	paths[0] = p;
+	if (payload_pack(&m, paths, file_sink, o, 0, &err))
+		fail_msg("pack: %s", err.msg);
+	assert_int_equal(fclose(o), 0);
+	assert_int_equal(verify_path(pkg, NULL, &got, NULL, &err), -1);
+	assert_non_null(strstr(err.msg, "holds 3 records; the manifest says 4"));
+	manifest_free(&m);
+	free(p);
+	free(pkg);
+	tmp_teardown(&t);
+}
+
 static void test_round_trip(void **state)
 {
 	struct manifest m, got;
@@ -817,6 +868,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_records),
+		cmocka_unit_test(test_xml_records),
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_gzip_and_plain),
 		cmocka_unit_test(test_hostile_entries),
