@@ -5,10 +5,11 @@
 #   make bench      benchmarks against psql \copy and pgloader
 #   make deps       install missing Debian packages (as root) or print the line
 
-PKGS      := libcurl libxml-2.0 libarchive libpq gpgme
+PKGS      := libcurl libxml-2.0 libarchive libpq gpgme libmicrohttpd
 TEST_PKGS := cmocka
 DEB_PKGS  := build-essential pkg-config libcurl4-openssl-dev libxml2-dev \
              libarchive-dev libpq-dev libgpgme-dev libcmocka-dev \
+             libmicrohttpd-dev curl \
              postgresql postgresql-client gnupg zstd
 
 CC      ?= cc

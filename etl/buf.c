@@ -129,3 +129,26 @@ int buf_addf(struct buf *b, const char *fmt, ...)
 	va_end(ap);
 	return rc;
 }
+
+int buf_add_json(struct buf *b, const char *s, size_t n)
+{
+	int rc;
+
+	if (!s)
+		return buf_addstr(b, "null");
+	rc = buf_addch(b, '"');
+	for (size_t i = 0; i < n && !rc; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\') {
+			rc = buf_addch(b, '\\');
+			if (!rc)
+				rc = buf_addch(b, c);
+		} else if (c < 0x20 || c == 0x7f) {
+			rc = buf_addf(b, "\\u%04x", c);
+		} else {
+			rc = buf_addch(b, c);
+		}
+	}
+	return rc ? rc : buf_addch(b, '"');
+}

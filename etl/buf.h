@@ -45,6 +45,8 @@ int buf_addstr(struct buf *b, const char *s);
 int buf_addf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int buf_vaddf(struct buf *b, const char *fmt, va_list ap);
+/* s[0..n) as a JSON string, quoted and escaped; NULL appends null. */
+int buf_add_json(struct buf *b, const char *s, size_t n);
 
 static inline void buf_reset(struct buf *b)
 {

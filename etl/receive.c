@@ -330,7 +330,7 @@ copyfail:
 }
 
 /* Write the stored receipt of (sender, id) to out, a chunk at a time. */
-static int fetch_receipt(PGconn *conn, const char *sender, const char *id,
+int receive_fetch_receipt(PGconn *conn, const char *sender, const char *id,
 			 const char *out, struct tmerr *err)
 {
 	char tmp[4200], off[24];
@@ -550,7 +550,7 @@ static int duplicate(PGconn *conn, const struct gw_home *h,
 		return -1;
 	if (outbox_receipt(h, res, res->receipt, sizeof(res->receipt)))
 		return tmerr_set(err, TMERR_SYS, "outbox path too long");
-	return fetch_receipt(conn, m->sender, m->id, res->receipt, err);
+	return receive_fetch_receipt(conn, m->sender, m->id, res->receipt, err);
 }
 
 static int refuse4(struct tmerr *err, const char *fmt, const char *a,
@@ -594,6 +594,20 @@ int receive_package(PGconn *conn, const struct gw_home *h, const char *path,
 		res->verified = 1;
 		snprintf(xdir + strlen(xdir), sizeof(xdir) - strlen(xdir), "/p");
 	}
+	if (o->expect_sender && strcmp(m->sender, o->expect_sender)) {
+		tmerr_set(err, TMERR_INPUT,
+			  "check 2 (sender): the package was uploaded with the token of \"%s\" but is sent by \"%s\"",
+			  o->expect_sender, m->sender);
+		goto refused;
+	}
+	if (o->expect_id && strcmp(m->id, o->expect_id)) {
+		tmerr_set(err, TMERR_INPUT,
+			  "check 2 (id): the upload named package \"%.64s\" but its manifest says \"%s\"",
+			  o->expect_id, m->id);
+		goto refused;
+	}
+	if (o->on_verified)
+		o->on_verified(o->arg, &res->info);
 	if (strcmp(m->kind, "full") && strcmp(m->kind, "delta")) {
 		tmerr_set(err, TMERR_INPUT,
 			  "check 4 (kind): a package of kind \"%s\" is not loaded here%s",

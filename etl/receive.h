@@ -26,6 +26,13 @@ struct receive_opts {
 	const struct defs *defs;
 	double max_reject_rate;  /* < 0: no limit; over it the package is rejected */
 	int progress;            /* draw the loader's progress line on stderr */
+	/* an upload's claims, checked with check 2 when set: the partner
+	 * whose token sent it must be the sender, and the id it named the
+	 * manifest's id */
+	const char *expect_sender, *expect_id;
+	/* called once checks 1-3 have passed, before check 4 */
+	void (*on_verified)(void *arg, const struct package_info *info);
+	void *arg;
 };
 
 struct receive_result {
@@ -71,6 +78,11 @@ void receive_result_free(struct receive_result *res);
  */
 int receive_next_held(PGconn *conn, const char *sender, char *out,
 		      size_t outsz, struct tmerr *err);
+
+/* Write the stored receipt of (sender, id) to the file out (replaced
+ * whole); TMERR_INPUT when there is none (yet). */
+int receive_fetch_receipt(PGconn *conn, const char *sender, const char *id,
+			  const char *out, struct tmerr *err);
 
 /* The province a sender speaks for: "41" for "410000"; NULL for the centre,
  * platforms and anything not of the form PP0000. */

@@ -90,5 +90,16 @@ int cmd_load_package(struct ctx *c, const char *path);
 int cmd_receipt_show(struct ctx *c);
 /* gateway/cmd_audit.c: the exchange log (docs/exchange-log.md) */
 int cmd_audit_verify(struct ctx *c);
+int cmd_audit_list(struct ctx *c);
+int cmd_audit_show(struct ctx *c);
+int cmd_audit_export(struct ctx *c);
+/* gateway/cmd_serve.c and cmd_push.c: the HTTP server and client (docs/serve.md) */
+int cmd_serve(struct ctx *c);
+int cmd_push(struct ctx *c);
+int cmd_pull(struct ctx *c);
+int cmd_sync(struct ctx *c);
+/* gateway/cmd_export.c: linked-platform exports (docs/profiles.md) */
+int cmd_export(struct ctx *c);
+int cmd_import(struct ctx *c);
 
 #endif

@@ -128,6 +128,68 @@ static const struct opt audit_opts[] = {
 	{ NULL, NULL, NULL },
 };
 
+static const struct opt serve_opts[] = {
+	{ "config", "FILE", "server configuration (docs/serve.md) (required)" },
+	{ NULL, NULL, NULL },
+};
+
+static const struct opt push_opts[] = {
+	{ "home", "DIR", "gateway home directory (else $TMISGW_HOME)" },
+	{ "to", "ORG", "the partner to upload to (its URL and token in the home's config) (required)" },
+	{ "db", "DSN", "PostgreSQL connection string, to record the receipt (else $TMISGW_DB, else PG* variables)" },
+	{ "no-wait", NULL, "upload only: do not wait for the receipt" },
+	{ NULL, NULL, NULL },
+};
+
+static const struct opt pull_opts[] = {
+	{ "home", "DIR", "gateway home directory (else $TMISGW_HOME)" },
+	{ "from", "ORG", "the partner to pull from (required)" },
+	{ "db", "DSN", "PostgreSQL connection string (else $TMISGW_DB, else PG* variables)" },
+	{ "mappings", "DIR", "definitions directory" },
+	{ "files", "DIR", "write the export's files into DIR instead of loading them" },
+	{ NULL, NULL, NULL },
+};
+
+static const struct opt sync_opts[] = {
+	{ "home", "DIR", "gateway home directory (else $TMISGW_HOME)" },
+	{ "to", "ORG", "the partner to send the next package to (required)" },
+	{ "db", "DSN", "PostgreSQL connection string (else $TMISGW_DB, else PG* variables)" },
+	{ "mappings", "DIR", "definitions directory" },
+	{ "categories", "LIST", "comma-separated categories (default all)" },
+	{ NULL, NULL, NULL },
+};
+
+static const struct opt export_opts[] = {
+	{ "home", "DIR", "gateway home directory (else $TMISGW_HOME)" },
+	{ "db", "DSN", "PostgreSQL connection string (else $TMISGW_DB, else PG* variables)" },
+	{ "mappings", "DIR", "definitions directory" },
+	{ "profile", "ORG", "the linked platform whose export profile applies (mappings/profiles/ORG.profile) (required)" },
+	{ "since", "N", "records changed after change number N (default 0: everything)" },
+	{ "out", "OUT", "same as -o OUT: the .tmx file, or a directory" },
+	{ NULL, NULL, NULL },
+};
+
+static const struct opt import_opts[] = {
+	{ "home", "DIR", "gateway home directory (else $TMISGW_HOME)" },
+	{ "db", "DSN", "PostgreSQL connection string (else $TMISGW_DB, else PG* variables)" },
+	{ "mappings", "DIR", "definitions directory" },
+	{ "files", "DIR", "write the export's files into DIR instead of loading them" },
+	{ NULL, NULL, NULL },
+};
+
+static const struct opt audit_list_opts[] = {
+	{ "db", "DSN", "PostgreSQL connection string (else $TMISGW_DB, else PG* variables)" },
+	{ "partner", "ORG", "only entries of this partner" },
+	{ "direction", "in|out", "only entries of this direction" },
+	{ "since", "TIME", "only entries at or after TIME (YYYY-MM-DD or ISO 8601)" },
+	{ "until", "TIME", "only entries before TIME" },
+	{ "outcome", "O", "only entries with this outcome (e.g. refused)" },
+	{ "limit", "N", "at most N entries (default 100; 0 all)" },
+	{ "csv", NULL, "audit export: CSV (RFC 4180)" },
+	{ "json", NULL, "audit export: JSON lines" },
+	{ NULL, NULL, NULL },
+};
+
 static const struct cmd commands[] = {
 	{ "db migrate", cmd_db_migrate, NEEDS_DB | NEEDS_DEFS, "",
 	  "create or upgrade the schema and store the code sets", db_opts, 0, 0, NULL },
@@ -168,6 +230,33 @@ static const struct cmd commands[] = {
 	{ "verify", cmd_verify, 0, "PKG",
 	  "run checks 1-3 on a package (4 needs the database: load) and print its manifest",
 	  keys_opts, 1, 1, NULL },
+	{ "serve", cmd_serve, 0, "",
+	  "run the gateway's HTTP server and its package workers",
+	  serve_opts, 0, 0, NULL },
+	{ "push", cmd_push, 0, "PKG",
+	  "upload a package to a partner (resuming, retrying), then fetch, verify and record its receipt",
+	  push_opts, 1, 1, NULL },
+	{ "pull", cmd_pull, NEEDS_DB | NEEDS_DEFS, "",
+	  "fetch the changes a partner exports to this platform, verify them and load them (or write files)",
+	  pull_opts, 0, 0, NULL },
+	{ "sync", cmd_sync, NEEDS_DB | NEEDS_DEFS, "",
+	  "pack the next delta (or the first full package) from the database and push it; safe to repeat",
+	  sync_opts, 0, 0, NULL },
+	{ "export", cmd_export, NEEDS_DB | NEEDS_DEFS, "-o OUT",
+	  "make a linked platform's export package: its profile's fields, masked, changed since N",
+	  export_opts, 0, 2, NULL },
+	{ "import", cmd_import, NEEDS_DB | NEEDS_DEFS, "PKG",
+	  "verify an export package and load it into this database (or write its files)",
+	  import_opts, 1, 1, NULL },
+	{ "audit list", cmd_audit_list, NEEDS_DB, "",
+	  "list exchange-log entries, newest first, filtered",
+	  audit_list_opts, 0, 0, NULL },
+	{ "audit show", cmd_audit_show, NEEDS_DB, "ID",
+	  "show one exchange-log entry in full",
+	  audit_opts, 1, 1, NULL },
+	{ "audit export", cmd_audit_export, NEEDS_DB, "",
+	  "write exchange-log entries as CSV (--csv) or JSON lines (--json), oldest first",
+	  audit_list_opts, 0, 0, NULL },
 	{ "audit verify", cmd_audit_verify, NEEDS_DB, "",
 	  "prove the exchange log unchanged: every entry's hash, link and id",
 	  audit_opts, 0, 0, NULL },
@@ -311,6 +400,23 @@ static int parse_args(struct ctx *c, int argc, char **argv)
 	}
 	return 0;
 }
+
+/* Placeholders until each command's own file defines it (then the strong
+ * definition wins). TODO(issue 5): remove when every command exists. */
+static int not_yet(struct ctx *c)
+{
+	fprintf(stderr, "tmisgw %s: not implemented yet\n", c->cmd->name);
+	return EXIT_FAIL;
+}
+__attribute__((weak)) int cmd_serve(struct ctx *c) { return not_yet(c); }
+__attribute__((weak)) int cmd_push(struct ctx *c) { return not_yet(c); }
+__attribute__((weak)) int cmd_pull(struct ctx *c) { return not_yet(c); }
+__attribute__((weak)) int cmd_sync(struct ctx *c) { return not_yet(c); }
+__attribute__((weak)) int cmd_export(struct ctx *c) { return not_yet(c); }
+__attribute__((weak)) int cmd_import(struct ctx *c) { return not_yet(c); }
+__attribute__((weak)) int cmd_audit_list(struct ctx *c) { return not_yet(c); }
+__attribute__((weak)) int cmd_audit_show(struct ctx *c) { return not_yet(c); }
+__attribute__((weak)) int cmd_audit_export(struct ctx *c) { return not_yet(c); }
 
 static PGconn *connect_db(const char *dsn, struct tmerr *err)
 {
