@@ -88,6 +88,9 @@ int cmd_unpack(struct ctx *c);
 /* gateway/cmd_receive.c: packages in, receipts (docs/package.md) */
 int cmd_load_package(struct ctx *c, const char *path);
 int cmd_receipt_show(struct ctx *c);
+struct package_info;
+void receipt_print(const struct package_info *info, const char *dir,
+		   long long max);
 /* gateway/cmd_audit.c: the exchange log (docs/exchange-log.md) */
 int cmd_audit_verify(struct ctx *c);
 int cmd_audit_list(struct ctx *c);

@@ -125,16 +125,60 @@ static int rm_entry(const char *p, const struct stat *st, int flag,
 	return flag == FTW_DP ? rmdir(p) : unlink(p);
 }
 
+/*
+ * Print a verified receipt: who answered, for which package, the outcome,
+ * the counts per file and up to max (-1 all) rejected rows from
+ * DIR/p/data/rejects.csv.
+ */
+void receipt_print(const struct package_info *ip, const char *dir, long long max)
+{
+	const struct package_info info = *ip;
+	char rej[4300], *line = NULL;
+	long long shown = 0;
+	size_t cap = 0;
+	FILE *f;
+
+	printf("receipt    %s from %s (signed by %s), sequence %lld\n", info.m.id,
+	       info.m.sender, info.signer_fpr, info.m.sequence);
+	printf("for        package %s, sha256 %s\n", info.m.original_id,
+	       info.m.original_sha256);
+	printf("outcome    %s\n", info.m.outcome);
+	printf("  %-32s %10s %10s %10s\n", "file", "received", "loaded", "rejected");
+	for (size_t i = 0; i < info.m.ncounts; i++)
+		printf("  %-32s %10lld %10lld %10lld\n", info.m.counts[i].name,
+		       info.m.counts[i].received, info.m.counts[i].loaded,
+		       info.m.counts[i].rejected);
+	snprintf(rej, sizeof(rej), "%s/p/data/rejects.csv", dir);
+	f = fopen(rej, "r");
+	if (f) {
+		long long n = 0;
+
+		while (getline(&line, &cap, f) > 0) {
+			if (n++ == 0)
+				continue;
+			if (max < 0 || shown < max) {
+				fputs("  ", stdout);
+				fputs(line, stdout);
+				shown++;
+			}
+		}
+		fclose(f);
+		free(line);
+		if (n > 1)
+			printf("rejects    %lld line%s in data/rejects.csv%s\n", n - 1,
+			       n == 2 ? "" : "s",
+			       shown < n - 1 ? " (more with --rejects -1, or unpack the receipt)" : "");
+	}
+}
+
 int cmd_receipt_show(struct ctx *c)
 {
 	const char *lim = arg_get(c, "rejects");
 	struct package_info info;
 	struct gw_home h;
 	struct tmerr err;
-	char dir[4200], rej[4300], *line = NULL;
-	long long max = 20, shown = 0;
-	size_t cap = 0;
-	FILE *f;
+	char dir[4200], rej[4300];
+	long long max = 20;
 	int rc = EXIT_OK;
 
 	tmerr_clear(&err);
@@ -172,37 +216,7 @@ int cmd_receipt_show(struct ctx *c)
 		rc = EXIT_INPUT;
 		goto out;
 	}
-	printf("receipt    %s from %s (signed by %s), sequence %lld\n", info.m.id,
-	       info.m.sender, info.signer_fpr, info.m.sequence);
-	printf("for        package %s, sha256 %s\n", info.m.original_id,
-	       info.m.original_sha256);
-	printf("outcome    %s\n", info.m.outcome);
-	printf("  %-32s %10s %10s %10s\n", "file", "received", "loaded", "rejected");
-	for (size_t i = 0; i < info.m.ncounts; i++)
-		printf("  %-32s %10lld %10lld %10lld\n", info.m.counts[i].name,
-		       info.m.counts[i].received, info.m.counts[i].loaded,
-		       info.m.counts[i].rejected);
-	snprintf(rej, sizeof(rej), "%s/p/data/rejects.csv", dir);
-	f = fopen(rej, "r");
-	if (f) {
-		long long n = 0;
-
-		while (getline(&line, &cap, f) > 0) {
-			if (n++ == 0)
-				continue;
-			if (max < 0 || shown < max) {
-				fputs("  ", stdout);
-				fputs(line, stdout);
-				shown++;
-			}
-		}
-		fclose(f);
-		free(line);
-		if (n > 1)
-			printf("rejects    %lld line%s in data/rejects.csv%s\n", n - 1,
-			       n == 2 ? "" : "s",
-			       shown < n - 1 ? " (more with --rejects -1, or unpack the receipt)" : "");
-	}
+	receipt_print(&info, dir, max);
 	package_info_free(&info);
 out:
 	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);

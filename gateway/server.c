@@ -1052,7 +1052,7 @@ static void process(struct worker *w, PGconn *work, const char *partner,
 			finish(w, PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), NULL);
 		PQclear(r);
 	} else if (!strcmp(res->state, "refused")) {
-		finish(w, "rejected", "rejected", msg);
+		finish(w, "rejected", NULL, msg);   /* checks 1-4: no receipt */
 	} else {
 		finish(w, res->state, res->outcome, rc ? msg : NULL);
 	}
