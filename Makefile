@@ -9,8 +9,10 @@ PKGS      := libcurl libxml-2.0 libarchive libpq gpgme libmicrohttpd
 TEST_PKGS := cmocka
 DEB_PKGS  := build-essential pkg-config libcurl4-openssl-dev libxml2-dev \
              libarchive-dev libpq-dev libgpgme-dev libcmocka-dev \
-             libmicrohttpd-dev curl \
+             libmicrohttpd-dev curl python3 time netcat-openbsd openssl \
              postgresql postgresql-client gnupg zstd
+# optional: the /audit page's browser test skips, visibly, without it
+OPT_DEB_PKGS := chromium
 
 CC      ?= cc
 OPT     ?= -O2
@@ -86,9 +88,11 @@ bench: deps-check tmisgw
 # ---- dependencies -------------------------------------------------------
 deps:
 	@sh scripts/deps.sh install $(DEB_PKGS)
+	@sh scripts/deps.sh optional $(OPT_DEB_PKGS)
 
 deps-check:
 	@sh scripts/deps.sh check $(DEB_PKGS)
+	@sh scripts/deps.sh optional $(OPT_DEB_PKGS)
 
 clean:
 	rm -rf build tmisgw

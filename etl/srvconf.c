@@ -188,7 +188,7 @@ static int read_tokens(struct srvconf *c, struct tmerr *err)
 			struct srv_token *t = &c->tok[c->ntokens++];
 			struct sha256 s;
 
-			snprintf(t->who, sizeof(t->who), "%s", e->d_name);
+			snprintf(t->who, sizeof(t->who), "%.15s", e->d_name);
 			sha256_init(&s);
 			sha256_update(&s, tok, len);
 			sha256_final(&s, t->sha);

@@ -19,6 +19,7 @@
 #include <libxml/parser.h>
 #include <microhttpd.h>
 
+#include "../etl/audit.h"
 #include "../etl/buf.h"
 #include "../etl/defs.h"
 #include "../etl/home.h"
@@ -798,10 +799,83 @@ static enum MHD_Result export(struct server *s, struct MHD_Connection *c,
 	return send_error(s, c, 501, "not implemented", "exports are being built");
 }
 
+struct filter_ctx {
+	struct audit_filter f;
+	struct tmerr err;
+	int bad;
+};
+
+static enum MHD_Result filter_arg(void *cls, enum MHD_ValueKind kind,
+				  const char *key, const char *value)
+{
+	struct filter_ctx *x = cls;
+
+	(void)kind;
+	if (!x->bad && audit_filter_set(&x->f, key, value ? value : "", &x->err))
+		x->bad = 1;
+	return MHD_YES;
+}
+
+/* GET /v1/audit (JSON) and GET /audit (the operators' page, etl/audit.c) */
 static enum MHD_Result audit(struct server *s, struct MHD_Connection *c, int page)
 {
-	(void)page;
-	return send_error(s, c, 501, "not implemented", "the audit views are being built");
+	struct filter_ctx x;
+	struct buf b = BUF_INIT(AUDIT_BUF_CAP);
+	struct MHD_Response *r;
+	enum MHD_Result rc;
+	const char *tok;
+	PGconn *db;
+	int got;
+	unsigned code = 200;
+
+	memset(&x, 0, sizeof(x));
+	audit_filter_init(&x.f);
+	tmerr_clear(&x.err);
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, filter_arg, &x);
+	if (x.bad)
+		return send_error(s, c, 400, "bad request", "%s", x.err.msg);
+	db = db_get(s);
+	if (!db)
+		return send_error(s, c, 503, "unavailable", "the database does not answer");
+	got = page ? audit_html(db, &x.f, 0, "/audit", &b, &x.err) :
+		     audit_json(db, &x.f, &b, &x.err);
+	db_put(s, db);
+	if (got < 0) {
+		buf_release(&b);
+		return send_error(s, c, x.err.code == TMERR_LIMIT ? 413 : 503,
+				  x.err.code == TMERR_LIMIT ? "too large" : "unavailable",
+				  "%s", x.err.msg);
+	}
+	if (got == 1)
+		code = 404;
+	r = MHD_create_response_from_buffer(b.len, b.ptr, MHD_RESPMEM_MUST_COPY);
+	buf_release(&b);
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, "Content-Type", page ? "text/html; charset=utf-8" :
+				"application/json");
+	MHD_add_response_header(r, "Cache-Control", "no-store");
+	MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+	if (page) {
+		MHD_add_response_header(r, "Content-Security-Policy",
+					"default-src 'none'; style-src 'unsafe-inline'; "
+					"img-src data:; form-action 'self'; frame-ancestors 'none'");
+		MHD_add_response_header(r, "X-Frame-Options", "DENY");
+		tok = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+		if (tok && strlen(tok) <= SRV_TOKEN_MAX) {
+			/* the browser keeps the operator's token for the next pages */
+			char cookie[SRV_TOKEN_MAX + 100];
+
+			snprintf(cookie, sizeof(cookie),
+				 "tmisgw_token=%s; Path=/audit; HttpOnly; SameSite=Strict%s",
+				 tok, *s->cf->tls_cert ? "; Secure" : "");
+			MHD_add_response_header(r, "Set-Cookie", cookie);
+		}
+	}
+	rc = MHD_queue_response(c, code, r);
+	MHD_destroy_response(r);
+	count(s, &s->http[code / 100], 1);
+	return rc;
 }
 
 /* ---- the handler -------------------------------------------------------------------- */

@@ -81,3 +81,52 @@ tmx_handmade()
 		gpg --homedir "$3" --batch --yes -q --trust-model always --sign \
 			--encrypt -r "$4" -o "$1" "$2.tar.zst" 2>/dev/null
 }
+
+# tmx_refused TMISGW HOME WORK DESC PATTERN PKG: HOME refuses PKG everywhere,
+# each time saying PATTERN (grep -E): `verify` fails; `unpack -o WORK/ex`
+# fails and makes nothing; `load` exits 3, appends exactly one
+# tmis.exchange_log row (outcome refused, error matching PATTERN), loads
+# nothing (no tmis.teacher nor tmis.package_in row: the database must hold
+# none before) and leaves HOME/spool empty. Eight TAP lines; needs tap.sh,
+# and pg.sh with a started, migrated database.
+tmx_refused()
+{
+	_rt=$1 _rh=$2 _rw=$3 _rd=$4 _rp=$5 _rk=$6
+	_rout=$("$_rt" verify --home "$_rh" "$_rk" 2>&1)
+	if [ $? -ne 0 ]; then
+		ok "$_rd: refused"
+	else
+		not_ok "$_rd: refused"
+	fi
+	like "$_rd: names the check" "$_rout" "$_rp"
+	diag "$_rout"
+	rm -rf "$_rw/ex"
+	if ! "$_rt" unpack --home "$_rh" "$_rk" -o "$_rw/ex" >/dev/null 2>&1 &&
+		[ ! -e "$_rw/ex" ] && [ -z "$(ls -A "$_rh/spool")" ]; then
+		ok "$_rd: no file left in spool or extract directory"
+	else
+		not_ok "$_rd: no file left in spool or extract directory"
+		diag "$(ls -laR "$_rw/ex" "$_rh/spool" 2>&1)"
+	fi
+	_rlast=$(pg_sql "select coalesce(max(id), 0) from tmis.exchange_log")
+	_rout=$("$_rt" load --home "$_rh" --no-progress "$_rk" 2>&1)
+	is "$_rd: load exits 3" "$?" 3
+	like "$_rd: load names the check" "$_rout" "$_rp"
+	_rlog=$(pg_sql "select outcome || ' ' || coalesce(error, '') from tmis.exchange_log where id > ${_rlast:-0} order by id")
+	if [ "$(printf '%s\n' "$_rlog" | grep -c .)" -eq 1 ] &&
+		[ "${_rlog%% *}" = refused ] &&
+		printf '%s\n' "$_rlog" | grep -Eq -- "$_rp"; then
+		ok "$_rd: load logs one refusal naming the check"
+	else
+		not_ok "$_rd: load logs one refusal naming the check"
+		diag "new exchange_log rows: $_rlog"
+	fi
+	is "$_rd: load loads nothing" \
+		"$(pg_sql "select (select count(*) from tmis.teacher) + (select count(*) from tmis.package_in)")" 0
+	if [ -z "$(ls -A "$_rh/spool")" ]; then
+		ok "$_rd: load leaves the spool empty"
+	else
+		not_ok "$_rd: load leaves the spool empty"
+		diag "$(ls -laR "$_rh/spool" 2>&1)"
+	fi
+}
