@@ -3,6 +3,7 @@
 #   make check      unit tests (normal and ASan+UBSan) and integration tests
 #   make demo       sample province loaded into a private PostgreSQL
 #   make bench      benchmarks against psql \copy and pgloader
+#   make soak       32 provinces at once, floods and kill -9 of the server
 #   make deps       install missing Debian packages (as root) or print the line
 
 PKGS      := libcurl libxml-2.0 libarchive libpq gpgme libmicrohttpd
@@ -33,7 +34,7 @@ OBJ      := build/obj
 AOBJ     := build/asan
 SAN      := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
-.PHONY: all check check-unit check-integration demo demo-stop bench fuzz deps \
+.PHONY: all check check-unit check-integration demo demo-stop bench soak fuzz deps \
         clean asan unit
 
 all: tmisgw
@@ -81,6 +82,9 @@ demo: deps-check tmisgw
 
 demo-stop:
 	@sh scripts/demo.sh stop
+
+soak: deps-check tmisgw
+	sh scripts/soak.sh
 
 bench: deps-check tmisgw
 	@sh scripts/bench.sh

@@ -129,16 +129,61 @@ static int build_copy(struct buf *q, const struct category_def *c,
 	return buf_addstr(q, ") TO STDOUT (FORMAT csv, HEADER)");
 }
 
+int export_copy(PGconn *conn, const char *sql, export_row_fn fn, void *arg,
+		long long *rows, struct tmerr *err)
+{
+	PGresult *r = PQexec(conn, sql);
+	char *chunk;
+	int n, failed = 0;
+
+	*rows = 0;
+	if (PQresultStatus(r) != PGRES_COPY_OUT)
+		return db_fail(conn, r, err, "exporting a category");
+	PQclear(r);
+	/* drain the whole COPY even after a failure: the connection must
+	 * stay usable for the rollback */
+	while ((n = PQgetCopyData(conn, &chunk, 0)) > 0) {
+		if (!failed && fn(arg, chunk, (size_t)n, err))
+			failed = 1;
+		PQfreemem(chunk);
+	}
+	r = PQgetResult(conn);
+	if (n == -2 || PQresultStatus(r) != PGRES_COMMAND_OK) {
+		db_fail(conn, r, err, "exporting a category");
+		while ((r = PQgetResult(conn)))
+			PQclear(r);
+		return -1;
+	}
+	*rows = atoll(PQcmdTuples(r));
+	PQclear(r);
+	while ((r = PQgetResult(conn)))
+		PQclear(r);
+	return failed ? -1 : 0;
+}
+
+struct file_sink {
+	FILE *f;
+	const char *path;
+};
+
+static int write_row(void *arg, const char *row, size_t n, struct tmerr *err)
+{
+	struct file_sink *s = arg;
+
+	if (fwrite(row, 1, n, s->f) != n)
+		return tmerr_set(err, TMERR_SYS, "cannot write \"%s\": %s",
+				 s->path, strerror(errno ? errno : EIO));
+	return 0;
+}
+
 int export_category(PGconn *conn, const struct category_def *c,
 		    const char *prov, int delta, long long since,
 		    long long upto, const char *path, long long *rows,
 		    struct tmerr *err)
 {
 	struct buf q = BUF_INIT(EXPORT_SQL_CAP);
-	PGresult *r;
-	FILE *f = NULL;
-	char *chunk;
-	int fd, n, werr = 0, rc = -1;
+	struct file_sink s = { NULL, path };
+	int fd, rc = -1;
 
 	*rows = 0;
 	if (build_copy(&q, c, prov, delta, since, upto)) {
@@ -147,47 +192,23 @@ int export_category(PGconn *conn, const struct category_def *c,
 		goto out;
 	}
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+	if (fd < 0 || !(s.f = fdopen(fd, "w"))) {
 		tmerr_set(err, TMERR_SYS, "cannot create \"%s\": %s", path,
 			  strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		goto out;
 	}
-	r = PQexec(conn, q.ptr);
-	if (PQresultStatus(r) != PGRES_COPY_OUT) {
-		db_fail(conn, r, err, "exporting a category");
+	if (export_copy(conn, q.ptr, write_row, &s, rows, err))
 		goto out;
-	}
-	PQclear(r);
-	/* drain the whole COPY even after a write error: the connection must
-	 * stay usable for the rollback */
-	while ((n = PQgetCopyData(conn, &chunk, 0)) > 0) {
-		if (!werr && fwrite(chunk, 1, (size_t)n, f) != (size_t)n)
-			werr = errno ? errno : EIO;
-		PQfreemem(chunk);
-	}
-	r = PQgetResult(conn);
-	if (n == -2 || PQresultStatus(r) != PGRES_COMMAND_OK) {
-		db_fail(conn, r, err, "exporting a category");
-		while ((r = PQgetResult(conn)))
-			PQclear(r);
-		goto out;
-	}
-	*rows = atoll(PQcmdTuples(r));
-	PQclear(r);
-	while ((r = PQgetResult(conn)))
-		PQclear(r);
-	if (!werr && fflush(f))
-		werr = errno;
-	if (werr) {
+	if (fflush(s.f)) {
 		tmerr_set(err, TMERR_SYS, "cannot write \"%s\": %s", path,
-			  strerror(werr));
+			  strerror(errno));
 		goto out;
 	}
 	rc = 0;
 out:
-	if (f && fclose(f) && !rc) {
+	if (s.f && fclose(s.f) && !rc) {
 		rc = tmerr_set(err, TMERR_SYS, "cannot write \"%s\": %s", path,
 			       strerror(errno));
 	}

@@ -56,6 +56,17 @@ int export_category(PGconn *conn, const struct category_def *c,
 		    struct tmerr *err);
 
 /*
+ * Runs sql, a COPY ... TO STDOUT, and hands each row (one CSV record with
+ * its line end, as COPY sends it) to fn. After fn fails (-1, err filled)
+ * the rest is drained unseen, so the connection stays usable. *rows gets
+ * the rows COPY reports. Returns 0 or -1 with err filled.
+ */
+typedef int (*export_row_fn)(void *arg, const char *row, size_t n,
+			     struct tmerr *err);
+int export_copy(PGconn *conn, const char *sql, export_row_fn fn, void *arg,
+		long long *rows, struct tmerr *err);
+
+/*
  * The whole pack --from-db: checks, transaction and locks, the CSV files,
  * package_write() into o->out, the tmis.package_out row, COMMIT. res is
  * filled on success (free res->m also on failure). A sequence already

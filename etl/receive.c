@@ -581,6 +581,10 @@ int receive_package(PGconn *conn, const struct gw_home *h, const char *path,
 	res->state = "refused";
 	tmerr_clear(err);
 
+	/* a local mistake (a mistyped path) is not a received package */
+	if (access(path, R_OK))
+		return tmerr_set(err, TMERR_USAGE, "cannot read \"%s\": %s", path,
+				 strerror(errno));
 	/* checks 1-3, into a private work directory */
 	if (work_dir(h, xdir, sizeof(xdir), err))
 		goto out;

@@ -13,6 +13,7 @@
 #include "../etl/package.h"
 #include "../etl/sha256.h"
 #include "../etl/xlog.h"
+#include "../etl/xprofile.h"
 #include "client.h"
 #include "cli.h"
 
@@ -366,6 +367,76 @@ out:
 		PQclear(r);
 	}
 	free(er);
+	home_close(&h);
+	curl_global_cleanup();
+	return rc;
+}
+
+/*
+ * pull: a linked platform fetches the export its profile allows, for the
+ * changes after the last one it imported, verifies it and imports it
+ * (etl/xprofile.c), or writes its files with --files.
+ */
+int cmd_pull(struct ctx *c)
+{
+	const char *from = arg_get(c, "from");
+	struct ximport_opts o = { .defs = c->defs, .files_dir = arg_get(c, "files") };
+	struct ximport_result *res = NULL;
+	struct partner p;
+	struct gw_home h;
+	struct tmerr err;
+	char dir[4200], path[4300], q[64];
+	long long since = 0;
+	int http, rc = EXIT_FAIL;
+
+	tmerr_clear(&err);
+	if (!from) {
+		fprintf(stderr, "tmisgw pull: --from ORG is required\n");
+		return EXIT_USAGE;
+	}
+	o.expect_sender = from;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (home_open(&h, arg_get(c, "home"), 0, &err) ||
+	    partner_load(&h, from, &p, &err) ||
+	    xprofile_pull_since(c->conn, from, &since, &err)) {
+		report_error(&err);
+		home_close(&h);
+		return exit_code_for(&err);
+	}
+	p.log = note;
+	snprintf(dir, sizeof(dir), "%s/exports", h.inbox);
+	if (mkdir(dir, 0700) && errno != EEXIST) {
+		fprintf(stderr, "tmisgw: error: cannot make \"%s\": %s\n", dir, strerror(errno));
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/%s-since-%lld.tmx", dir, from, since);
+	snprintf(q, sizeof(q), "/v1/exports?since=%lld", since);
+	if (client_download(&p, q, path, &http, &err)) {
+		report_error(&err);
+		rc = exit_code_for(&err);
+		goto out;
+	}
+	res = calloc(1, sizeof(*res));
+	if (!res)
+		goto out;
+	if (xprofile_import(c->conn, &h, path, &o, res, &err)) {
+		report_error(&err);
+		rc = exit_code_for(&err);
+		ximport_result_free(res);
+		goto out;
+	}
+	printf("pulled from %s: changes %lld..%lld, %lld records (%lld upserts, %lld deletes), %s%s%s\n",
+	       from, res->since, res->upto, res->records, res->upserts, res->deletes,
+	       res->state, *res->files ? " into " : "", res->files);
+	for (size_t i = 0; i < res->ncats; i++)
+		printf("  %-20s %8lld records %8lld upserts %8lld deletes\n",
+		       res->cats[i].category, res->cats[i].records, res->cats[i].upserts,
+		       res->cats[i].deletes);
+	ximport_result_free(res);
+	unlink(path);
+	rc = EXIT_OK;
+out:
+	free(res);
 	home_close(&h);
 	curl_global_cleanup();
 	return rc;

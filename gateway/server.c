@@ -26,6 +26,7 @@
 #include "../etl/receive.h"
 #include "../etl/sha256.h"
 #include "../etl/xlog.h"
+#include "../etl/xprofile.h"
 #include "server.h"
 
 #define POOL_MAX 64
@@ -790,13 +791,63 @@ static enum MHD_Result upload_end(struct server *s, struct MHD_Connection *c,
 	return state_json(s, c, 202, q->pkgid, "received", -1);
 }
 
+static int num(const char *v, unsigned long long *out);
+
 /* ---- exports and the audit log ------------------------------------------------------ */
 
+/* GET /v1/exports?since=N: the platform's export package (etl/xprofile.c) */
 static enum MHD_Result export(struct server *s, struct MHD_Connection *c,
 			      const char *platform)
 {
-	(void)platform;
-	return send_error(s, c, 501, "not implemented", "exports are being built");
+	const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
+	struct xexport_result res;
+	struct xprofile p;
+	struct tmerr err;
+	unsigned long long since = 0;
+	char dir[4300], name[300];
+	enum MHD_Result rc;
+	PGconn *db;
+
+	if (v && num(v, &since))
+		return send_error(s, c, 400, "bad request", "since must be a change number (0, 1, 2 ...)");
+	tmerr_clear(&err);
+	xprofile_init(&p);
+	if (xprofile_load(&p, s->defs, platform, &err)) {
+		xprofile_free(&p);
+		return refuse(s, c, R403, 403, platform, "/v1/exports", "forbidden",
+			      "no export profile for this partner");
+	}
+	snprintf(dir, sizeof(dir), "%s/exp-XXXXXX", s->home.spool);
+	if (!mkdtemp(dir)) {
+		xprofile_free(&p);
+		return send_error(s, c, 500, "internal", "cannot make a work directory");
+	}
+	db = db_get(s);
+	if (!db) {
+		rmdir(dir);
+		xprofile_free(&p);
+		return send_error(s, c, 503, "unavailable", "the database does not answer");
+	}
+	memset(&res, 0, sizeof(res));
+	if (xprofile_export(db, &s->home, s->defs, &p, (long long)since, dir, &res, &err)) {
+		db_put(s, db);
+		manifest_free(&res.m);
+		xprofile_free(&p);
+		rmdir(dir);
+		return send_error(s, c, err.code == TMERR_USAGE ? 400 :
+				  err.code == TMERR_INPUT ? 409 : 503,
+				  err.code == TMERR_USAGE ? "bad request" :
+				  err.code == TMERR_INPUT ? "conflict" : "unavailable",
+				  "%s", err.msg);
+	}
+	db_put(s, db);
+	snprintf(name, sizeof(name), "%.200s", strrchr(res.pkg.path, '/') ?
+		 strrchr(res.pkg.path, '/') + 1 : res.pkg.path);
+	rc = send_file(s, c, res.pkg.path, name);
+	rmdir(dir);
+	manifest_free(&res.m);
+	xprofile_free(&p);
+	return rc;
 }
 
 struct filter_ctx {

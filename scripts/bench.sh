@@ -7,6 +7,7 @@
 #   BENCH_ALL=0        skip the all-categories comparison (the slowest part)
 #   BENCH_XML=0        skip the XML adapter figures
 #   BENCH_PKG=0        skip the exchange-package figures (pack, load PKG)
+#   BENCH_SERVE=0      skip the server figures (upload speed, RSS, sync end to end)
 #   BENCH_STRICT=1     exit 1 when a target is missed (default: report only)
 #   TMISGW_BIN         binary to measure (default ./tmisgw)
 #
@@ -374,6 +375,114 @@ if [ "${BENCH_PKG:-1}" != 0 ] && command -v gpg >/dev/null && command -v zstd >/
 	say "  peak RSS of load PKG: $N teachers ${p_rss_n##* } KB, $N10 teachers $p_rss_n10 KB"
 fi
 
+# ---- the gateway server: upload speed, server memory, end-to-end sync -------------
+u_mbs= u_rss_s= u_rss_l= u_rss_32= t_e2e= t_e2e_local=
+if [ "${BENCH_SERVE:-1}" != 0 ] && [ -n "${PH:-}" ] && command -v curl >/dev/null; then
+	say "bench: gateway server"
+	SPORT=$((40000 + $$ % 20000))
+	SURL=http://127.0.0.1:$SPORT
+	mkdir -p "$W/tok" "$W/srv"
+	head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$W/tok/410000"
+	chmod 600 "$W/tok/410000"
+	TOK=$(cat "$W/tok/410000")
+	pg_sql "DROP DATABASE IF EXISTS centre" >/dev/null 2>&1
+	pg_sql "CREATE DATABASE centre" >/dev/null
+	CDSN="host=$PGHOST port=$PGPORT dbname=centre user=$PGUSER"
+	"$T" db migrate --db "$CDSN" >/dev/null 2>&1 || die "db migrate (centre) failed"
+	serve_conf()
+	{
+		printf 'listen 127.0.0.1:%s\nhome %s\ndb %s\ntokens %s\nworkers %s\nmax_upload 8G\nmax_connections 256\nper_ip_connections 200\n' \
+			"$SPORT" "$CH" "$CDSN" "$W/tok" "$1" >"$W/serve.conf"
+	}
+	srv_start()
+	{
+		"$T" serve --config "$W/serve.conf" 2>>"$W/serve.log" &
+		SRV=$!
+		_i=0
+		until curl -fsS "$SURL/healthz" >/dev/null 2>&1; do
+			_i=$((_i + 1))
+			[ $_i -lt 100 ] || die "the server did not start" "$W/serve.log"
+			sleep 0.1
+		done
+	}
+	srv_stop_rss()
+	{
+		srv_rss=$(awk '/VmHWM/ { print $2 }' "/proc/$SRV/status")
+		kill "$SRV"
+		wait "$SRV" 2>/dev/null
+	}
+	# upload FILE: one POST of FILE as a package; sets secs
+	upload()
+	{
+		_sha=$(sha256sum "$1" | cut -c1-64)
+		_len=$(stat -c %s "$1")
+		_t0=$(date +%s.%N)
+		curl -fsS -o /dev/null -X POST -H "Authorization: Bearer $TOK" \
+			-H "X-Package-Id: 00000000-0000-4000-8000-$(printf '%012d' "$2")" \
+			-H "X-Upload-Sha256: $_sha" -H "X-Upload-Length: $_len" -H 'Expect:' \
+			--data-binary "@$1" "$SURL/v1/packages" || die "upload of $1 failed" "$W/serve.log"
+		_t1=$(date +%s.%N)
+		secs=$(awk -v a="$_t0" -v b="$_t1" 'BEGIN { printf "%.3f", b - a }')
+	}
+	head -c $((20 << 20)) /dev/urandom >"$W/srv/small.bin"
+	head -c $((200 << 20)) /dev/urandom >"$W/srv/large.bin"
+	serve_conf 0      # uploads only: no worker touches them
+	srv_start
+	upload "$W/srv/small.bin" 1
+	srv_stop_rss
+	u_rss_s=$srv_rss
+	srv_start
+	upload "$W/srv/large.bin" 2
+	u_mbs=$(awk -v s="$secs" 'BEGIN { printf "%.0f", 200 * 1.048576 / s }')
+	srv_stop_rss
+	u_rss_l=$srv_rss
+	say "  200 MB upload over loopback: $secs s ($u_mbs MB/s); server peak RSS $u_rss_l KB (20 MB upload: $u_rss_s KB)"
+	srv_start
+	k=0
+	while [ $k -lt 32 ]; do
+		cp "$W/srv/small.bin" "$W/srv/c$k.bin"
+		printf '%08d' "$k" | dd of="$W/srv/c$k.bin" bs=1 conv=notrunc 2>/dev/null
+		k=$((k + 1))
+	done
+	k=0
+	while [ $k -lt 32 ]; do
+		upload "$W/srv/c$k.bin" $((100 + k)) &
+		k=$((k + 1))
+	done
+	wait_jobs=$(jobs -p | grep -v "^$SRV\$")
+	for j in $wait_jobs; do wait "$j"; done
+	srv_stop_rss
+	u_rss_32=$srv_rss
+	say "  32 concurrent 20 MB uploads: server peak RSS $u_rss_32 KB"
+	rm -f "$W"/srv/*.bin
+	"$PSQL" -X -q -d centre -c "TRUNCATE tmis.upload" >/dev/null
+
+	# end to end: the province's database -> sync -> the centre's server -> receipt
+	pg_sql "SET client_min_messages = warning; DROP SCHEMA IF EXISTS tmis CASCADE" >/dev/null
+	"$T" db migrate >/dev/null 2>&1
+	"$T" load --no-progress "$W/pk/data/teacher.csv" "$W/pk/data/training.csv" >"$W/e2e-load.log" 2>&1 ||
+		die "loading the province database failed" "$W/e2e-load.log"
+	cp "$W/tok/410000" "$W/ctok"
+	chmod 600 "$W/ctok"
+	printf 'partner.000000.url %s\npartner.000000.token %s\n' "$SURL" "$W/ctok" >>"$PH/config"
+	rm -f "$PH"/outbox/*.tmx
+	serve_conf 1
+	srv_start
+	pg_sql "CHECKPOINT" >/dev/null
+	timed "$W/sync.log" "$T" sync --home "$PH" --to 000000 || die "sync failed" "$W/sync.log"
+	t_e2e=$secs
+	srv_stop_rss
+	say "  sync of $N teachers and $((3 * N)) training rows, database to receipt: $t_e2e s"
+	# the same package loaded locally at a fresh centre
+	"$PSQL" -X -q -d centre -c "SET client_min_messages = warning; DROP SCHEMA tmis CASCADE" >/dev/null
+	"$T" db migrate --db "$CDSN" >/dev/null 2>&1
+	"$PSQL" -X -q -d centre -c "CHECKPOINT" >/dev/null
+	timed "$W/e2e-local.log" "$T" load --db "$CDSN" --home "$CH" --no-progress "$(ls "$PH"/outbox/*.tmx)" ||
+		die "load PKG of the synced package failed" "$W/e2e-local.log"
+	t_e2e_local=$secs
+	say "  load PKG of the same package, locally: $t_e2e_local s"
+fi
+
 # ---- report -------------------------------------------------------------------
 fails=0
 row()
@@ -463,6 +572,18 @@ if [ -n "$t_pack" ]; then
 		row "load PKG RSS $N vs $N10" "$(calc "$pn / 1024") MB" "$(calc "$p_rss_n10 / 1024") MB" \
 			"$r" '<= 1.1' "$v"
 	fi
+fi
+if [ -n "$u_mbs" ]; then
+	verdict "$u_mbs >= 200"
+	row 'upload 200 MB, loopback' "$u_mbs MB/s" '-' '-' '>= 200 MB/s' "$v"
+	r=$(calc "$u_rss_l / $u_rss_s")
+	verdict "$r <= 1.10"
+	row 'server RSS 200 vs 20 MB up' "$(calc "$u_rss_l / 1024") MB" "$(calc "$u_rss_s / 1024") MB" "$r" '<= 1.1' "$v"
+	verdict "$u_rss_32 <= 131072"
+	row 'server RSS, 32 uploads' "$(calc "$u_rss_32 / 1024") MB" '-' '-' '<= 128 MB' "$v"
+	r=$(calc "$t_e2e / $t_e2e_local")
+	verdict "$r <= 1.3"
+	row 'sync end to end vs load PKG' "$t_e2e s" "$t_e2e_local s" "$r" '<= 1.3' "$v"
 fi
 n_load=$(minof $t_load)
 mins="teacher/\\copy $(calc "$n_load / $(minof $t_copy)")"
