@@ -207,9 +207,14 @@ static void log_refusal(PGconn *conn, const char *path,
 		e.sha256 = res->info.sha256;
 		e.bytes = (long long)res->info.bytes;
 		e.signer_fpr = res->info.signer_fpr;
-	} else if (file_sha256(path, hex, &bytes) == 0) {
-		e.sha256 = hex;
-		e.bytes = bytes;
+	} else {
+		/* what the uploader claimed, when it came over HTTP */
+		e.partner = res->claimed_sender;
+		e.package_id = res->claimed_id;
+		if (file_sha256(path, hex, &bytes) == 0) {
+			e.sha256 = hex;
+			e.bytes = bytes;
+		}
 	}
 	if (PQtransactionStatus(conn) != PQTRANS_IDLE)
 		rollback(conn);
@@ -579,6 +584,8 @@ int receive_package(PGconn *conn, const struct gw_home *h, const char *path,
 	memset(res, 0, sizeof(*res));
 	manifest_init(&res->info.m);
 	res->state = "refused";
+	res->claimed_sender = o->expect_sender;
+	res->claimed_id = o->expect_id;
 	tmerr_clear(err);
 
 	/* a local mistake (a mistyped path) is not a received package */

@@ -56,6 +56,7 @@ struct receive_result {
 	long long expected;        /* held: the sequence awaited first */
 	char receipt[4096];        /* the receipt in the outbox, "" when none */
 	char receipt_id[MANIFEST_ID_MAX + 1];
+	const char *claimed_sender, *claimed_id; /* o's expect_*, for the log */
 };
 
 /*

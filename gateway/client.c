@@ -167,7 +167,11 @@ static int json_field(const char *json, const char *key, char *out, size_t n)
 		out[l++] = *p;
 	}
 	out[l] = '\0';
-	return strcmp(out, "null") ? 0 : -1;
+	if (!strcmp(out, "null")) {
+		*out = '\0';
+		return -1;
+	}
+	return 0;
 }
 
 static void parse_state(const char *json, struct pkg_state *st)

@@ -59,7 +59,7 @@ static PGconn *maybe_db(struct ctx *c)
 		return c->conn;
 	if (!dsn)
 		dsn = getenv("TMISGW_DB");
-	if (!dsn)
+	if (!dsn || !*dsn)
 		return NULL;
 	db = PQconnectdb(dsn);
 	if (PQstatus(db) != CONNECTION_OK) {

@@ -144,10 +144,22 @@ void receipt_print(const struct package_info *ip, const char *dir, long long max
 	       info.m.original_sha256);
 	printf("outcome    %s\n", info.m.outcome);
 	printf("  %-32s %10s %10s %10s\n", "file", "received", "loaded", "rejected");
-	for (size_t i = 0; i < info.m.ncounts; i++)
-		printf("  %-32s %10lld %10lld %10lld\n", info.m.counts[i].name,
-		       info.m.counts[i].received, info.m.counts[i].loaded,
-		       info.m.counts[i].rejected);
+	{
+		size_t empty = 0;
+
+		for (size_t i = 0; i < info.m.ncounts; i++) {
+			if (!info.m.counts[i].received) {
+				empty++;
+				continue;
+			}
+			printf("  %-32s %10lld %10lld %10lld\n", info.m.counts[i].name,
+			       info.m.counts[i].received, info.m.counts[i].loaded,
+			       info.m.counts[i].rejected);
+		}
+		if (empty)
+			printf("  (and %zu file%s without records)\n", empty,
+			       empty == 1 ? "" : "s");
+	}
 	snprintf(rej, sizeof(rej), "%s/p/data/rejects.csv", dir);
 	f = fopen(rej, "r");
 	if (f) {
