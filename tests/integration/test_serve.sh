@@ -25,12 +25,13 @@ PORT=$((20000 + $$ % 20000))
 URL=http://127.0.0.1:$PORT
 SP=
 
+SP2=
 stop_server()
 {
 	[ -n "$SP" ] && kill "$SP" 2>/dev/null && wait "$SP" 2>/dev/null
 	SP=
 }
-trap 'stop_server; _gpg_exit' EXIT
+trap 'stop_server; [ -n "$SP2" ] && kill "$SP2" 2>/dev/null; _gpg_exit' EXIT
 
 for g in "$P:410000" "$C:000000" "$X:420000"; do
 	"$T" keys init --home "${g%%:*}" --org "${g##*:}" >/dev/null 2>&1
@@ -240,16 +241,86 @@ is "the package completes after the restart" "$?" 0
 is "it was loaded exactly once" "$(csql "select count(*) from tmis.package_in where id = '$ID3' and state = 'loaded'")" 1
 is "one load entry in the log" "$(csql "select count(*) from tmis.exchange_log where package_id = '$ID3' and event = 'package' and outcome like 'accepted%'")" 1
 
-# ---- PostgreSQL restarts while the server runs ----------------------------------------------
+# ---- PostgreSQL restarts while a package is processed -----------------------------------------
 mkdir -p "$W/out4"
-"$T" pack --home "$P" --to 000000 --kind delta --seq 8 -o "$W/out4" "$W/s/training.csv" >/dev/null 2>&1
+"$T" pack --home "$P" --to 000000 --kind delta --seq 8 -o "$W/out4" "$W/s2/teacher.csv" >/dev/null 2>&1
 PK4=$(ls "$W"/out4/*.tmx)
 ID4=$(basename "$PK4" .tmx | cut -d- -f3-)
+"$T" push --home "$P" --to 000000 --no-wait "$PK4" >/dev/null 2>&1
+i=0
+while [ "$(csql "select state from tmis.upload where package_id = '$ID4'")" = received ] && [ $i -lt 100 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+diag "state when PostgreSQL restarts: $(csql "select state from tmis.upload where package_id = '$ID4'")"
 pg_restart >/dev/null 2>&1
 out=$("$T" push --home "$P" --db "$DBP" --to 000000 "$PK4" 2>&1)
-is "after a PostgreSQL restart the work goes on" "$?" 0
+is "after a PostgreSQL restart during processing the work is retried and finishes" "$?" 0
 diag "$out"
 is "the package is loaded" "$(csql "select state from tmis.upload where package_id = '$ID4'")" loaded
+is "exactly once" "$(csql "select count(*) from tmis.exchange_log where package_id = '$ID4' and event = 'package' and outcome like 'accepted%'")" 1
+
+# ---- two server processes share one database: both workers claim -----------------------------
+conf | sed "s/^listen .*/listen 127.0.0.1:$((PORT + 1))/; s/^workers .*/workers 1/" >"$W/serve2.conf"
+"$T" serve --config "$W/serve2.conf" 2>>"$W/serve2.log" &
+SP2=$!
+i=0
+until curl -fsS "http://127.0.0.1:$((PORT + 1))/healthz" >/dev/null 2>&1 || [ $i -gt 50 ]; do sleep 0.1; i=$((i + 1)); done
+seq=9
+for k in 1 2 3 4 5 6; do
+	mkdir -p "$W/m$k"
+	"$T" pack --home "$P" --to 000000 --kind delta --seq $seq -o "$W/m$k" "$W/s2/teacher.csv" >/dev/null 2>&1
+	"$T" push --home "$P" --to 000000 --no-wait "$(ls "$W/m$k"/*.tmx)" >/dev/null 2>&1
+	seq=$((seq + 1))
+done
+i=0
+while [ "$(csql "select count(*) from tmis.upload where state in ('received', 'loading', 'verified', 'held')")" != 0 ] && [ $i -lt 300 ]; do
+	sleep 0.2
+	i=$((i + 1))
+done
+is "six packages, two processes: all loaded" "$(csql "select count(*) from tmis.package_in where sequence between 9 and 14 and state = 'loaded'")" 6
+n1=$(curl -s -H "Authorization: Bearer $OPT" "$URL/metrics" | awk '/^tmisgw_package_seconds_count/ { print $2 }')
+n2=$(curl -s -H "Authorization: Bearer $OPT" "http://127.0.0.1:$((PORT + 1))/metrics" | awk '/^tmisgw_package_seconds_count/ { print $2 }')
+diag "packages processed: first server $n1, second $n2"
+if [ "${n2:-0}" -gt 0 ]; then ok "the second process's worker claimed packages too ($n2)"; else not_ok "the second process's worker claimed packages too"; fi
+kill "$SP2"
+wait "$SP2" 2>/dev/null
+
+# ---- metrics -----------------------------------------------------------------------------
+curl -s -o /dev/null "$URL/v1/packages/abc"
+m=$(curl -s -H "Authorization: Bearer $OPT" "$URL/metrics")
+like "metrics count packages by partner and state" "$m" 'tmisgw_packages\{partner="410000",state="loaded"\} [0-9]'
+like "metrics count refused requests" "$m" 'tmisgw_refused_requests_total\{reason="unauthenticated"\} [1-9]'
+like "metrics count rows loaded" "$m" 'tmisgw_rows\{partner="410000",fate="loaded"\} [1-9]'
+like "metrics have durations" "$m" 'tmisgw_package_seconds_count [1-9]'
+# ---- a linked platform pulls over HTTP ---------------------------------------------------------
+L=$(gw_home platform)
+"$T" keys init --home "$L" --org P00001 >/dev/null 2>&1
+"$T" keys export --home "$L" >"$W/P00001.asc"
+"$T" keys trust --home "$C" --org P00001 "$W/P00001.asc" >/dev/null 2>&1
+"$T" keys trust --home "$L" --org 000000 "$W/000000.asc" >/dev/null 2>&1
+printf 'tok-platform-%s\n' "$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" >"$W/tok/P00001"
+chmod 600 "$W/tok/P00001"
+cp "$W/tok/P00001" "$L/centre.token"
+chmod 600 "$L/centre.token"
+printf 'partner.000000.url %s\npartner.000000.token %s\n' "$URL" "$L/centre.token" >>"$L/config"
+stop_server
+check "the server restarts with the platform's token" start_server
+pg_sql "create database platform" >/dev/null
+DBL="host=$PGHOST port=$PGPORT dbname=platform user=$PGUSER"
+"$T" db migrate --db "$DBL" >/dev/null 2>&1
+out=$("$T" pull --home "$L" --db "$DBL" --from 000000 2>&1)
+is "the platform pulls" "$?" 0
+diag "$out"
+like "it imported the centre's teachers" "$out" 'teacher +[1-9][0-9]* records'
+is "no phone reached the platform" "$("$PSQL" -X -q -At -d platform -c "select count(*) from tmis.pull_record where data ? 'phone'")" 0
+is "ID numbers arrived masked" "$("$PSQL" -X -q -At -d platform -c "select count(*) from tmis.pull_record where category = 'teacher' and data->>'id_number' !~ '^[0-9]{6}[*]{8}[0-9X]{4}$'")" 0
+out=$("$T" pull --home "$L" --db "$DBL" --from 000000 2>&1)
+like "a second pull brings only what changed since (nothing)" "$out" '0 records'
+is "a province cannot pull exports: 403" \
+	"$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $PT" "$URL/v1/exports?since=0")" 403
+is "the operator cannot either" \
+	"$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $OPT" "$URL/v1/exports?since=0")" 403
 
 # ---- a slow client is cut; others are served -----------------------------------------------
 (printf 'POST /v1/packages HTTP/1.1\r\nHost: x\r\n'; sleep 6) | timeout 10 nc -q 7 127.0.0.1 "$PORT" >"$W/loris.out" 2>&1 &
@@ -273,13 +344,6 @@ PY
 )
 if [ "$cut" -lt 10 ]; then ok "the server cut the idle connection after its timeout ($cut s)"; else not_ok "the server cut the idle connection ($cut s)"; fi
 
-# ---- metrics -----------------------------------------------------------------------------
-curl -s -o /dev/null "$URL/v1/packages/abc"
-m=$(curl -s -H "Authorization: Bearer $OPT" "$URL/metrics")
-like "metrics count packages by partner and state" "$m" 'tmisgw_packages\{partner="410000",state="loaded"\} [0-9]'
-like "metrics count refused requests" "$m" 'tmisgw_refused_requests_total\{reason="unauthenticated"\} [1-9]'
-like "metrics count rows loaded" "$m" 'tmisgw_rows\{partner="410000",fate="loaded"\} [1-9]'
-like "metrics have durations" "$m" 'tmisgw_package_seconds_count [1-9]'
 stop_server
 
 # ---- TLS ----------------------------------------------------------------------------------
@@ -307,7 +371,7 @@ printf 'partner.000000.ca %s\n' "$W/cert.pem" >>"$P/config"
 awk -F, -v OFS=, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "name") c = i; print; next }
 	NR == 2 { $c = "测试三"; print; exit }' "$W/s/teacher.csv" >"$W/rename/teacher.csv"
 mkdir -p "$W/out5"
-"$T" pack --home "$P" --to 000000 --kind delta --seq 9 -o "$W/out5" "$W/rename/teacher.csv" >/dev/null 2>&1
+"$T" pack --home "$P" --to 000000 --kind delta --seq 15 -o "$W/out5" "$W/rename/teacher.csv" >/dev/null 2>&1
 out=$("$T" push --home "$P" --db "$DBP" --to 000000 "$(ls "$W"/out5/*.tmx)" 2>&1)
 is "push over TLS exits 0" "$?" 0
 diag "$out"
