@@ -14,56 +14,11 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "pgx.h"
 #include "export.h"
 #include "xlog.h"
 
 #define EXPORT_SQL_CAP (1 << 20)
-
-static int db_fail(PGconn *conn, PGresult *r, struct tmerr *err,
-		   const char *what)
-{
-	const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-
-	if (!m || !*m)
-		m = PQerrorMessage(conn);
-	if (PQstatus(conn) == CONNECTION_BAD)
-		tmerr_set(err, TMERR_DB, "lost the database connection while %s: %s",
-			  what, m);
-	else
-		tmerr_set(err, TMERR_DB, "database error while %s: %s", what, m);
-	for (size_t n = strlen(err->msg); n && err->msg[n - 1] == '\n'; n--)
-		err->msg[n - 1] = '\0';
-	PQclear(r);
-	return -1;
-}
-
-static int exec_ok(PGconn *conn, const char *sql, struct tmerr *err,
-		   const char *what)
-{
-	PGresult *r = PQexec(conn, sql);
-	ExecStatusType st = PQresultStatus(r);
-
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-		return db_fail(conn, r, err, what);
-	PQclear(r);
-	return 0;
-}
-
-/* One value of a one-row query with text parameters, as a number. */
-static int query_ll(PGconn *conn, const char *sql, int nparams,
-		    const char *const *params, long long *v, struct tmerr *err,
-		    const char *what)
-{
-	PGresult *r = PQexecParams(conn, sql, nparams, NULL, params, NULL,
-				   NULL, 0);
-
-	if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1 ||
-	    PQnfields(r) != 1)
-		return db_fail(conn, r, err, what);
-	*v = atoll(PQgetvalue(r, 0, 0));
-	PQclear(r);
-	return 0;
-}
 
 static int is_digit(char ch)
 {
@@ -138,7 +93,7 @@ int export_copy(PGconn *conn, const char *sql, export_row_fn fn, void *arg,
 
 	*rows = 0;
 	if (PQresultStatus(r) != PGRES_COPY_OUT)
-		return db_fail(conn, r, err, "exporting a category");
+		return pgx_fail(conn, r, err, "exporting a category");
 	PQclear(r);
 	/* drain the whole COPY even after a failure: the connection must
 	 * stay usable for the rollback */
@@ -149,7 +104,7 @@ int export_copy(PGconn *conn, const char *sql, export_row_fn fn, void *arg,
 	}
 	r = PQgetResult(conn);
 	if (n == -2 || PQresultStatus(r) != PGRES_COMMAND_OK) {
-		db_fail(conn, r, err, "exporting a category");
+		pgx_fail(conn, r, err, "exporting a category");
 		while ((r = PQgetResult(conn)))
 			PQclear(r);
 		return -1;
@@ -328,7 +283,7 @@ static int export_txn(PGconn *conn, const struct gw_home *h,
 		tmerr_set(err, TMERR_SYS, "out of memory building the lock statement");
 		goto out;
 	}
-	if (exec_ok(conn, q.ptr, err, "locking the tables to export"))
+	if (pgx_exec(conn, q.ptr, err, "locking the tables to export"))
 		goto out;
 
 	snprintf(seq, sizeof(seq), "%lld", o->seq);
@@ -338,7 +293,7 @@ static int export_txn(PGconn *conn, const struct gw_home *h,
 			       "WHERE recipient = $1 AND sequence = $2",
 			 2, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		db_fail(conn, r, err, "reading tmis.package_out");
+		pgx_fail(conn, r, err, "reading tmis.package_out");
 		goto out;
 	}
 	if (PQntuples(r)) {
@@ -351,11 +306,11 @@ static int export_txn(PGconn *conn, const struct gw_home *h,
 	PQclear(r);
 	res->since = 0;
 	if (delta &&
-	    query_ll(conn, "SELECT coalesce(max(changes_upto), 0) FROM tmis.package_out "
+	    pgx_query_ll(conn, "SELECT coalesce(max(changes_upto), 0) FROM tmis.package_out "
 			   "WHERE recipient = $1 AND sequence < $2",
 		     2, params, &res->since, err, "reading tmis.package_out"))
 		goto out;
-	if (query_ll(conn, "SELECT CASE WHEN is_called THEN last_value ELSE 0 END "
+	if (pgx_query_ll(conn, "SELECT CASE WHEN is_called THEN last_value ELSE 0 END "
 			   "FROM tmis.change_no_seq",
 		     0, NULL, &res->upto, err, "reading the change number"))
 		goto out;
@@ -413,7 +368,7 @@ static int export_txn(PGconn *conn, const struct gw_home *h,
 			       "records, path) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
 			 10, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		db_fail(conn, r, err, "recording the package in tmis.package_out");
+		pgx_fail(conn, r, err, "recording the package in tmis.package_out");
 		goto unlink_pkg;
 	}
 	PQclear(r);
@@ -435,7 +390,7 @@ static int export_txn(PGconn *conn, const struct gw_home *h,
 		if (xlog_append(conn, &e, NULL, err))
 			goto unlink_pkg;
 	}
-	if (exec_ok(conn, "COMMIT", err, "committing the package record"))
+	if (pgx_exec(conn, "COMMIT", err, "committing the package record"))
 		goto unlink_pkg;
 	rc = 0;
 	goto out;
@@ -480,7 +435,7 @@ int export_pack(PGconn *conn, const struct gw_home *h,
 		goto out;
 	}
 	made = 1;
-	if (exec_ok(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ", err,
+	if (pgx_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ", err,
 		    "starting the export transaction"))
 		goto out;
 	began = 1;

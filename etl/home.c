@@ -1,6 +1,7 @@
 #include "home.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -291,4 +292,18 @@ fail:
 	buf_release(&b);
 	buf_release(&out);
 	return -1;
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag,
+		    struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(p) : unlink(p);
+}
+
+void home_rm_tree(const char *dir)
+{
+	if (dir && *dir)
+		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

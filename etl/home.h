@@ -49,6 +49,10 @@ int home_config_get(const struct gw_home *h, const char *key, char *val,
 int home_config_set(const struct gw_home *h, const char *key, const char *val,
 		    struct tmerr *err);
 
+/* Remove the directory tree at dir (a work directory under the spool):
+ * depth first, links not followed; a missing dir is fine. */
+void home_rm_tree(const char *dir);
+
 /* 1 when s is an organisation code: 6 characters [0-9A-Z]. */
 int home_org_valid(const char *s);
 

@@ -10,6 +10,7 @@
 
 #include "../adapters/adapter.h"
 #include "buf.h"
+#include "pgx.h"
 #include "check.h"
 #include "csvout.h"
 #include "mapping.h"
@@ -29,38 +30,6 @@ static double now_s(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int db_fail(PGconn *conn, PGresult *res, struct tmerr *err,
-		   const char *what)
-{
-	const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-
-	if (!m || !*m)
-		m = PQerrorMessage(conn);
-	if (PQstatus(conn) == CONNECTION_BAD)
-		tmerr_set(err, TMERR_DB, "lost the database connection while %s: %s",
-			  what, m);
-	else
-		tmerr_set(err, TMERR_DB, "database error while %s: %s", what, m);
-	/* libpq messages end in a newline */
-	for (size_t n = strlen(err->msg); n && err->msg[n - 1] == '\n'; n--)
-		err->msg[n - 1] = '\0';
-	if (res)
-		PQclear(res);
-	return -1;
-}
-
-static int exec_ok(PGconn *conn, const char *sql, struct tmerr *err,
-		   const char *what)
-{
-	PGresult *r = PQexec(conn, sql);
-	ExecStatusType st = PQresultStatus(r);
-
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-		return db_fail(conn, r, err, what);
-	PQclear(r);
-	return 0;
 }
 
 /* Append s as a quoted SQL identifier (canonical names are [a-z_0-9]). */
@@ -184,7 +153,7 @@ static int rejects_flush(PGconn *conn, struct rejects *rj, struct tmerr *err)
 	if (fflush(rj->db) || fseek(rj->db, 0, SEEK_SET))
 		return tmerr_set(err, TMERR_SYS, "cannot rewind the reject spool: %s",
 				 strerror(errno));
-	if (exec_ok(conn, "CREATE TEMP TABLE IF NOT EXISTS tmisgw_rej (load_id bigint, "
+	if (pgx_exec(conn, "CREATE TEMP TABLE IF NOT EXISTS tmisgw_rej (load_id bigint, "
 			  "file text, line bigint, category text, teacher_key text, "
 			  "field text, rule text, value text, message text, "
 			  "school_code text, raw_type text, raw_number text) ON COMMIT DROP",
@@ -192,27 +161,27 @@ static int rejects_flush(PGconn *conn, struct rejects *rj, struct tmerr *err)
 		return -1;
 	r = PQexec(conn, "COPY tmisgw_rej FROM STDIN");
 	if (PQresultStatus(r) != PGRES_COPY_IN)
-		return db_fail(conn, r, err, "storing rejects");
+		return pgx_fail(conn, r, err, "storing rejects");
 	PQclear(r);
 	while ((n = fread(chunk, 1, sizeof(chunk), rj->db)) > 0)
 		if (PQputCopyData(conn, chunk, (int)n) != 1)
-			return db_fail(conn, NULL, err, "storing rejects");
+			return pgx_fail(conn, NULL, err, "storing rejects");
 	if (PQputCopyEnd(conn, NULL) != 1)
-		return db_fail(conn, NULL, err, "storing rejects");
+		return pgx_fail(conn, NULL, err, "storing rejects");
 	r = PQgetResult(conn);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		return db_fail(conn, r, err, "storing rejects");
+		return pgx_fail(conn, r, err, "storing rejects");
 	PQclear(r);
 	while ((r = PQgetResult(conn)))
 		PQclear(r);
-	if (exec_ok(conn, "INSERT INTO tmis.load_reject (load_id, file, line, category, "
+	if (pgx_exec(conn, "INSERT INTO tmis.load_reject (load_id, file, line, category, "
 			  "teacher_key, field, rule, value, message, school_code) "
 			  "SELECT r.load_id, r.file, r.line, r.category, r.teacher_key, "
 			  "r.field, r.rule, r.value, r.message, "
 			  "COALESCE(r.school_code, t.school_code) FROM tmisgw_rej r "
 			  "LEFT JOIN tmis.teacher t ON t.id_type = r.raw_type "
 			  "AND t.id_number = r.raw_number", err, "storing rejects") ||
-	    exec_ok(conn, "TRUNCATE tmisgw_rej", err, "storing rejects"))
+	    pgx_exec(conn, "TRUNCATE tmisgw_rej", err, "storing rejects"))
 		return -1;
 	if (fseek(rj->db, 0, SEEK_SET) || ftruncate(fileno(rj->db), 0))
 		return tmerr_set(err, TMERR_SYS, "cannot reset the reject spool: %s",
@@ -341,7 +310,7 @@ static int server_rejects(PGconn *conn, struct rejects *rj,
 	int i, n;
 
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		return db_fail(conn, r, err, "checking staged rows");
+		return pgx_fail(conn, r, err, "checking staged rows");
 	n = PQntuples(r);
 	for (i = 0; i < n; i++) {
 		struct tmerr e;
@@ -665,7 +634,7 @@ static int merge_stage(PGconn *conn, const struct file_job *job,
 		buf_release(&sql);
 		buf_release(&cols);
 		if (PQresultStatus(r) != PGRES_COMMAND_OK)
-			return db_fail(conn, r, err, "inserting staged rows");
+			return pgx_fail(conn, r, err, "inserting staged rows");
 		cnt->inserted += atoll(PQcmdTuples(r));
 		PQclear(r);
 		return 0;
@@ -716,7 +685,7 @@ static int merge_stage(PGconn *conn, const struct file_job *job,
 	buf_release(&sql);
 	buf_release(&cols);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		return db_fail(conn, r, err, "merging staged rows");
+		return pgx_fail(conn, r, err, "merging staged rows");
 	cnt->inserted += atoll(PQgetvalue(r, 0, 0));
 	cnt->updated += atoll(PQgetvalue(r, 0, 1));
 	cnt->unchanged += staged - atoll(PQgetvalue(r, 0, 0)) -
@@ -754,7 +723,7 @@ static int supersede(PGconn *conn, const struct file_job *job, long long load_id
 	r = PQexec(conn, sql.ptr);
 	buf_release(&sql);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		return db_fail(conn, r, err, "superseding replaced records");
+		return pgx_fail(conn, r, err, "superseding replaced records");
 	cnt->superseded += atoll(PQcmdTuples(r));
 	PQclear(r);
 	return 0;
@@ -789,7 +758,7 @@ static int unreport(PGconn *conn, const struct file_job *job, const char *prov,
 	r = PQexec(conn, sql.ptr);
 	buf_release(&sql);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		return db_fail(conn, r, err, "marking teachers no longer reported");
+		return pgx_fail(conn, r, err, "marking teachers no longer reported");
 	cnt->superseded += atoll(PQcmdTuples(r));
 	PQclear(r);
 	return 0;
@@ -798,7 +767,7 @@ static int unreport(PGconn *conn, const struct file_job *job, const char *prov,
 static int put_copy(PGconn *conn, const char *data, size_t n, struct tmerr *err)
 {
 	if (PQputCopyData(conn, data, (int)n) != 1)
-		return db_fail(conn, NULL, err, "sending rows");
+		return pgx_fail(conn, NULL, err, "sending rows");
 	return 0;
 }
 
@@ -807,7 +776,7 @@ static int start_copy(PGconn *conn, const char *sql, struct tmerr *err)
 	PGresult *r = PQexec(conn, sql);
 
 	if (PQresultStatus(r) != PGRES_COPY_IN)
-		return db_fail(conn, r, err, "starting COPY");
+		return pgx_fail(conn, r, err, "starting COPY");
 	PQclear(r);
 	return 0;
 }
@@ -817,10 +786,10 @@ static int end_copy(PGconn *conn, long long *rows, struct tmerr *err)
 	PGresult *r;
 
 	if (PQputCopyEnd(conn, NULL) != 1)
-		return db_fail(conn, NULL, err, "finishing COPY");
+		return pgx_fail(conn, NULL, err, "finishing COPY");
 	r = PQgetResult(conn);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		return db_fail(conn, r, err, "loading rows");
+		return pgx_fail(conn, r, err, "loading rows");
 	if (rows)
 		*rows = atoll(PQcmdTuples(r));
 	PQclear(r);
@@ -854,12 +823,12 @@ static int target_empty(PGconn *conn, const struct category_def *c, int *empty,
 
 	snprintf(sql, sizeof(sql),
 		 "LOCK TABLE tmis.\"%s\" IN SHARE ROW EXCLUSIVE MODE", c->name);
-	if (exec_ok(conn, sql, err, "locking the target table"))
+	if (pgx_exec(conn, sql, err, "locking the target table"))
 		return -1;
 	snprintf(sql, sizeof(sql), "SELECT EXISTS (SELECT 1 FROM tmis.\"%s\")", c->name);
 	r = PQexec(conn, sql);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		return db_fail(conn, r, err, "inspecting the target table");
+		return pgx_fail(conn, r, err, "inspecting the target table");
 	*empty = PQgetvalue(r, 0, 0)[0] == 'f';
 	PQclear(r);
 	return 0;
@@ -961,7 +930,7 @@ static int apply_deletes(PGconn *conn, const struct load_opts *o,
 	buf_addf(&sql, "CREATE TEMP TABLE tmisgw_del ON COMMIT DROP AS SELECT "
 		       "NULL::bigint AS _line, %s FROM tmis.\"%s\" WITH NO DATA",
 		 keys.ptr, c->name);
-	if (exec_ok(conn, sql.ptr, err, "creating the delete table"))
+	if (pgx_exec(conn, sql.ptr, err, "creating the delete table"))
 		goto out;
 	buf_reset(&sql);
 	buf_addf(&sql, "COPY tmisgw_del (_line, %s) FROM STDIN", keys.ptr);
@@ -1002,12 +971,12 @@ static int apply_deletes(PGconn *conn, const struct load_opts *o,
 	buf_addstr(&sql, c->multi ? "x.current" : "x.reported");
 	r = PQexec(conn, sql.ptr);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		db_fail(conn, r, err, "applying deletes");
+		pgx_fail(conn, r, err, "applying deletes");
 		goto out;
 	}
 	cnt->deleted += atoll(PQcmdTuples(r));
 	PQclear(r);
-	rc = exec_ok(conn, "DROP TABLE tmisgw_del", err, "dropping the delete table");
+	rc = pgx_exec(conn, "DROP TABLE tmisgw_del", err, "dropping the delete table");
 out:
 	buf_release(&sql);
 	buf_release(&keys);
@@ -1041,14 +1010,14 @@ static int defer_indexes(PGconn *conn, const char *target, struct buf *restore,
 	r = PQexec(conn, sql.ptr);
 	buf_release(&sql);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		return db_fail(conn, r, err, "reading the target's indexes");
+		return pgx_fail(conn, r, err, "reading the target's indexes");
 	n = PQntuples(r);
 	for (i = 0; i < n; i++) {
 		if (buf_addstr(restore, PQgetvalue(r, i, 0)) || buf_addstr(restore, ";\n")) {
 			PQclear(r);
 			return tmerr_set(err, TMERR_LIMIT, "index definitions too long");
 		}
-		if (exec_ok(conn, PQgetvalue(r, i, 1), err, "deferring an index")) {
+		if (pgx_exec(conn, PQgetvalue(r, i, 1), err, "deferring an index")) {
 			PQclear(r);
 			return -1;
 		}
@@ -1061,7 +1030,7 @@ static int restore_indexes(PGconn *conn, struct buf *restore, struct tmerr *err)
 {
 	if (!restore->len)
 		return 0;
-	if (exec_ok(conn, restore->ptr, err, "building the target's indexes"))
+	if (pgx_exec(conn, restore->ptr, err, "building the target's indexes"))
 		return -1;
 	buf_reset(restore);
 	return 0;
@@ -1195,7 +1164,7 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 	buf_addf(&sql, "CREATE TEMP TABLE tmisgw_stage ON COMMIT DROP AS SELECT "
 		       "NULL::bigint AS _line, %s FROM %s WITH NO DATA",
 		 cols.ptr, target);
-	if (exec_ok(conn, sql.ptr, err, "creating the staging table"))
+	if (pgx_exec(conn, sql.ptr, err, "creating the staging table"))
 		goto out;
 	buf_reset(&sql);
 	if (empty)
@@ -1347,7 +1316,7 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 	if (staged > 1000 && (c->multi || !empty)) {
 		buf_reset(&sql);
 		buf_addf(&sql, "ANALYZE %s", empty ? target : "tmisgw_stage");
-		if (exec_ok(conn, sql.ptr, err, "analyzing the loaded rows"))
+		if (pgx_exec(conn, sql.ptr, err, "analyzing the loaded rows"))
 			goto out;
 	}
 	if (empty) {
@@ -1389,7 +1358,7 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 		if (merge_stage(conn, job, sup, res->load_id, 0, staged - nrej, &fc, err))
 			goto out;
 		if (held) {
-			if (exec_ok(conn, "CREATE TEMP TABLE tmisgw_held (id_type text, "
+			if (pgx_exec(conn, "CREATE TEMP TABLE tmisgw_held (id_type text, "
 					  "id_number text) ON COMMIT DROP", err,
 				    "creating the held-keys table") ||
 			    start_copy(conn, "COPY tmisgw_held FROM STDIN", err))
@@ -1401,7 +1370,7 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 			if (end_copy(conn, NULL, err) ||
 			    (c->multi ? supersede(conn, job, res->load_id, &fc, err) :
 			     unreport(conn, job, o->scope_prov, res->load_id, &fc, err)) ||
-			    exec_ok(conn, "DROP TABLE tmisgw_held", err,
+			    pgx_exec(conn, "DROP TABLE tmisgw_held", err,
 				    "dropping the held-keys table"))
 				goto out;
 		}
@@ -1413,7 +1382,7 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 		goto out;
 	if (rejects_flush(conn, rj, err))
 		goto out;
-	if (exec_ok(conn, "DROP TABLE tmisgw_stage", err, "dropping the staging table"))
+	if (pgx_exec(conn, "DROP TABLE tmisgw_stage", err, "dropping the staging table"))
 		goto out;
 	buf_reset(&sql);
 	buf_addf(&sql, "INSERT INTO tmis.load_file (load_id, seq, file, category, "
@@ -1426,7 +1395,7 @@ static int load_one(PGconn *conn, const struct load_opts *o, struct rejects *rj,
 	add_literal(conn, &sql, job->map->path);
 	buf_addf(&sql, ", %lld, %lld, %lld, %lld, %lld)", fc.read, fc.inserted,
 		 fc.updated, fc.unchanged, fc.rejected);
-	if (exec_ok(conn, sql.ptr, err, "recording the file"))
+	if (pgx_exec(conn, sql.ptr, err, "recording the file"))
 		goto out;
 	rc = 0;
 	goto out;
@@ -1683,14 +1652,14 @@ int load_files(PGconn *conn, const struct load_opts *o, struct load_result *res,
 		fputs("file,line,category,teacher_key,field,rule,value,message\r\n", rj.csv);
 	}
 	/* staging lives in temp tables: give them room before the first one */
-	if (exec_ok(conn, "SET client_min_messages = warning", err,
+	if (pgx_exec(conn, "SET client_min_messages = warning", err,
 		    "configuring the session") ||
-	    exec_ok(conn, "SET temp_buffers = '256MB'", err, "configuring the session") ||
-	    exec_ok(conn, "SET work_mem = '256MB'", err, "configuring the session") ||
-	    exec_ok(conn, "SET maintenance_work_mem = '256MB'", err,
+	    pgx_exec(conn, "SET temp_buffers = '256MB'", err, "configuring the session") ||
+	    pgx_exec(conn, "SET work_mem = '256MB'", err, "configuring the session") ||
+	    pgx_exec(conn, "SET maintenance_work_mem = '256MB'", err,
 		    "configuring the session") ||
 	    (!o->external_txn &&
-	     exec_ok(conn, "BEGIN", err, "starting the load transaction")))
+	     pgx_exec(conn, "BEGIN", err, "starting the load transaction")))
 		goto out;
 	in_tx = !o->external_txn;
 	buf_addstr(&sql, "INSERT INTO tmis.load_run (status, files, max_reject_rate) "
@@ -1708,7 +1677,7 @@ int load_files(PGconn *conn, const struct load_opts *o, struct load_result *res,
 	buf_addstr(&sql, ") RETURNING id");
 	r = PQexec(conn, sql.ptr);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-		db_fail(conn, r, err, "recording the load");
+		pgx_fail(conn, r, err, "recording the load");
 		goto out;
 	}
 	res->load_id = rj.load_id = atoll(PQgetvalue(r, 0, 0));
@@ -1726,7 +1695,7 @@ int load_files(PGconn *conn, const struct load_opts *o, struct load_result *res,
 		buf_addf(&sql, "SELECT tmis.apply_change_events(%lld)", res->load_id);
 		r = PQexec(conn, sql.ptr);
 		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-			db_fail(conn, r, err, "applying change events");
+			pgx_fail(conn, r, err, "applying change events");
 			goto out;
 		}
 		res->events_applied = atoll(PQgetvalue(r, 0, 0));
@@ -1746,7 +1715,7 @@ int load_files(PGconn *conn, const struct load_opts *o, struct load_result *res,
 	if (o->max_reject_rate >= 0 && res->total.read > 0 &&
 	    (double)res->total.rejected / (double)res->total.read > o->max_reject_rate) {
 		if (in_tx)
-			exec_ok(conn, "ROLLBACK", err, "rolling back");
+			pgx_exec(conn, "ROLLBACK", err, "rolling back");
 		in_tx = 0;
 		res->status = "refused";
 		tmerr_set(err, TMERR_REJECT,
@@ -1766,14 +1735,14 @@ int load_files(PGconn *conn, const struct load_opts *o, struct load_result *res,
 		 res->total.unchanged, res->total.rejected,
 		 (long long)(res->seconds * 1000),
 		 o->dry_run ? ", status = 'dry_run'" : "", res->load_id);
-	if (exec_ok(conn, sql.ptr, err, "recording the load"))
+	if (pgx_exec(conn, sql.ptr, err, "recording the load"))
 		goto out;
 	if (o->external_txn) {
 		res->status = "pending";
 		rc = 0;
 		goto out;
 	}
-	if (exec_ok(conn, o->dry_run ? "ROLLBACK" : "COMMIT", err,
+	if (pgx_exec(conn, o->dry_run ? "ROLLBACK" : "COMMIT", err,
 		    "committing the load"))
 		goto out;
 	in_tx = 0;

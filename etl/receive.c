@@ -10,6 +10,8 @@
 #include <dirent.h>
 
 #include "buf.h"
+#include "export.h"
+#include "pgx.h"
 #include "receive.h"
 #include "sha256.h"
 #include "xlog.h"
@@ -18,21 +20,6 @@
 #define CHUNK (256 * 1024)
 
 /* ---- files ------------------------------------------------------------------ */
-
-static int rm_entry(const char *p, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(p) : unlink(p);
-}
-
-/* Remove the tree at dir; missing is fine. */
-static void rm_tree(const char *dir)
-{
-	if (*dir)
-		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /*
  * A private work directory DIR/spool/recv-PID-XXXXXX. Directories left by
@@ -52,7 +39,7 @@ static int work_dir(const struct gw_home *h, char *out, size_t outsz,
 		    pid == (long)getpid() || kill((pid_t)pid, 0) == 0 || errno != ESRCH)
 			continue;
 		snprintf(p, sizeof(p), "%s/%s", h->spool, e->d_name);
-		rm_tree(p);
+		home_rm_tree(p);
 	}
 	if (d)
 		closedir(d);
@@ -65,30 +52,6 @@ static int work_dir(const struct gw_home *h, char *out, size_t outsz,
 		*out = '\0';
 		return -1;
 	}
-	return 0;
-}
-
-static int file_sha256(const char *path, char hex[65], long long *bytes)
-{
-	char buf[64 * 1024];
-	struct sha256 s;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	*bytes = -1;
-	*hex = '\0';
-	if (fd < 0)
-		return -1;
-	sha256_init(&s);
-	*bytes = 0;
-	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		sha256_update(&s, buf, (size_t)n);
-		*bytes += n;
-	}
-	close(fd);
-	if (n < 0)
-		return -1;
-	sha256_final_hex(&s, hex);
 	return 0;
 }
 
@@ -136,49 +99,6 @@ done:
 
 /* ---- database ---------------------------------------------------------------- */
 
-static int db_fail(PGconn *conn, PGresult *r, struct tmerr *err,
-		   const char *what)
-{
-	const char *m = r ? PQresultErrorMessage(r) : PQerrorMessage(conn);
-	size_t n = strlen(m);
-
-	while (n && m[n - 1] == '\n')
-		n--;
-	tmerr_set(err, TMERR_DB, "database error while %s: %.*s", what, (int)n, m);
-	PQclear(r);
-	return -1;
-}
-
-static int exec_ok(PGconn *conn, const char *sql, struct tmerr *err,
-		   const char *what)
-{
-	PGresult *r = PQexec(conn, sql);
-
-	if (PQresultStatus(r) != PGRES_COMMAND_OK &&
-	    PQresultStatus(r) != PGRES_TUPLES_OK)
-		return db_fail(conn, r, err, what);
-	PQclear(r);
-	return 0;
-}
-
-static PGresult *query(PGconn *conn, const char *sql, int n,
-		       const char *const *v, struct tmerr *err, const char *what)
-{
-	PGresult *r = PQexecParams(conn, sql, n, NULL, v, NULL, NULL, 0);
-
-	if (PQresultStatus(r) != PGRES_TUPLES_OK &&
-	    PQresultStatus(r) != PGRES_COMMAND_OK) {
-		db_fail(conn, r, err, what);
-		return NULL;
-	}
-	return r;
-}
-
-static void rollback(PGconn *conn)
-{
-	PQclear(PQexec(conn, "ROLLBACK"));
-}
-
 /* A refusal's log entry, in its own transaction; a failure to log is
  * added to err's message (the refusal itself stays the error). */
 static void log_refusal(PGconn *conn, const char *path,
@@ -211,13 +131,13 @@ static void log_refusal(PGconn *conn, const char *path,
 		/* what the uploader claimed, when it came over HTTP */
 		e.partner = res->claimed_sender;
 		e.package_id = res->claimed_id;
-		if (file_sha256(path, hex, &bytes) == 0) {
+		if (sha256_file(path, hex, &bytes) == 0) {
 			e.sha256 = hex;
 			e.bytes = bytes;
 		}
 	}
 	if (PQtransactionStatus(conn) != PQTRANS_IDLE)
-		rollback(conn);
+		pgx_rollback(conn);
 	if (xlog_append(conn, &e, NULL, &le)) {
 		size_t n = strlen(err->msg);
 
@@ -286,12 +206,12 @@ static int store_receipt(PGconn *conn, const char *path, const char *sender,
 	FILE *f;
 	int rc = -1;
 
-	if (exec_ok(conn, "CREATE TEMP TABLE tmisgw_rcpt (body bytea) ON COMMIT DROP",
+	if (pgx_exec(conn, "CREATE TEMP TABLE tmisgw_rcpt (body bytea) ON COMMIT DROP",
 		    err, "storing the receipt"))
 		return -1;
 	r = PQexec(conn, "COPY tmisgw_rcpt FROM STDIN");
 	if (PQresultStatus(r) != PGRES_COPY_IN)
-		return db_fail(conn, r, err, "storing the receipt");
+		return pgx_fail(conn, r, err, "storing the receipt");
 	PQclear(r);
 	f = fopen(path, "rb");
 	if (!f) {
@@ -316,19 +236,19 @@ static int store_receipt(PGconn *conn, const char *path, const char *sender,
 		goto copyfail;
 	r = PQgetResult(conn);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK)
-		return db_fail(conn, r, err, "storing the receipt");
+		return pgx_fail(conn, r, err, "storing the receipt");
 	PQclear(r);
-	r = query(conn, "UPDATE tmis.package_in SET receipt = (SELECT body FROM tmisgw_rcpt) "
+	r = pgx_query(conn, "UPDATE tmis.package_in SET receipt = (SELECT body FROM tmisgw_rcpt) "
 			"WHERE sender = $1 AND id = $2", 2, v, err, "storing the receipt");
 	if (!r)
 		return -1;
 	PQclear(r);
-	rc = exec_ok(conn, "DROP TABLE tmisgw_rcpt", err, "storing the receipt");
+	rc = pgx_exec(conn, "DROP TABLE tmisgw_rcpt", err, "storing the receipt");
 	return rc;
 copyfail:
 	if (f)
 		fclose(f);
-	db_fail(conn, NULL, err, "storing the receipt");
+	pgx_fail(conn, NULL, err, "storing the receipt");
 	while ((r = PQgetResult(conn)))
 		PQclear(r);
 	return -1;
@@ -356,7 +276,7 @@ int receive_fetch_receipt(PGconn *conn, const char *sender, const char *id,
 		unsigned char *b;
 
 		snprintf(off, sizeof(off), "%lld", at);
-		r = query(conn, "SELECT substring(receipt FROM $3::int FOR 1048576) "
+		r = pgx_query(conn, "SELECT substring(receipt FROM $3::int FOR 1048576) "
 				"FROM tmis.package_in WHERE sender = $1 AND id = $2 "
 				"AND receipt IS NOT NULL", 3, v, err, "reading the receipt");
 		if (!r)
@@ -485,7 +405,7 @@ static int name_files(PGconn *conn, const char *xdir, const char *pkg,
 	snprintf(from, sizeof(from), "%s/", xdir);
 	snprintf(to, sizeof(to), "%s:", base);
 	snprintf(id, sizeof(id), "%lld", res->load.load_id);
-	r = query(conn, "WITH a AS (UPDATE tmis.load_file SET file = replace(file, $1, $2) "
+	r = pgx_query(conn, "WITH a AS (UPDATE tmis.load_file SET file = replace(file, $1, $2) "
 			"WHERE load_id = $3::bigint RETURNING 1), b AS (UPDATE tmis.load_reject "
 			"SET file = replace(file, $1, $2) WHERE load_id = $3::bigint RETURNING 1) "
 			"UPDATE tmis.load_run SET files = (SELECT array_agg(replace(f, $1, $2)) "
@@ -507,17 +427,6 @@ static int name_files(PGconn *conn, const char *xdir, const char *pkg,
 }
 
 /* ---- check 4 and 5 ------------------------------------------------------------------ */
-
-const char *receive_scope(const char *org, char prov[3])
-{
-	if (strlen(org) != 6 || strcmp(org + 2, "0000") ||
-	    org[0] < '1' || org[0] > '9' || org[1] < '0' || org[1] > '9')
-		return NULL;
-	prov[0] = org[0];
-	prov[1] = org[1];
-	prov[2] = '\0';
-	return prov;
-}
 
 static int outbox_receipt(const struct gw_home *h, const struct receive_result *res,
 			  char *out, size_t outsz)
@@ -551,7 +460,7 @@ static int duplicate(PGconn *conn, const struct gw_home *h,
 	e.outcome = "duplicate";
 	e.error = "resend of a package already answered: nothing loaded, the same receipt sent again";
 	if (xlog_append(conn, &e, NULL, err) ||
-	    exec_ok(conn, "COMMIT", err, "committing"))
+	    pgx_exec(conn, "COMMIT", err, "committing"))
 		return -1;
 	if (outbox_receipt(h, res, res->receipt, sizeof(res->receipt)))
 		return tmerr_set(err, TMERR_SYS, "outbox path too long");
@@ -648,14 +557,14 @@ int receive_package(PGconn *conn, const struct gw_home *h, const char *path,
 	v[0] = m->sender;
 	v[1] = m->id;
 	v[2] = seqs;
-	if (exec_ok(conn, "BEGIN", err, "starting the package transaction"))
+	if (pgx_exec(conn, "BEGIN", err, "starting the package transaction"))
 		goto out;
-	r = query(conn, "SELECT pg_advisory_xact_lock(hashtext('tmisgw package_in ' || $1))",
+	r = pgx_query(conn, "SELECT pg_advisory_xact_lock(hashtext('tmisgw package_in ' || $1))",
 		  1, v, err, "locking the sender's stream");
 	if (!r)
 		goto out;
 	PQclear(r);
-	r = query(conn, "SELECT state, sha256, sequence, held_path, coalesce(outcome, ''), "
+	r = pgx_query(conn, "SELECT state, sha256, sequence, held_path, coalesce(outcome, ''), "
 			"coalesce(receipt_id, ''), coalesce(records_loaded, 0), "
 			"coalesce(records_rejected, 0) FROM tmis.package_in "
 			"WHERE sender = $1 AND id = $2", 2, v, err, "looking the package up");
@@ -679,7 +588,7 @@ int receive_package(PGconn *conn, const struct gw_home *h, const char *path,
 		snprintf(held_old, sizeof(held_old), "%s", PQgetvalue(r, 0, 3));
 	}
 	PQclear(r);
-	r = query(conn, "SELECT id FROM tmis.package_in WHERE sender = $1 AND sequence = $3 "
+	r = pgx_query(conn, "SELECT id FROM tmis.package_in WHERE sender = $1 AND sequence = $3 "
 			"AND id <> $2", 3, v, err, "looking the sequence up");
 	if (!r)
 		goto out;
@@ -692,7 +601,7 @@ int receive_package(PGconn *conn, const struct gw_home *h, const char *path,
 		goto refused;
 	}
 	PQclear(r);
-	r = query(conn, "SELECT coalesce(max(sequence), 0) + 1 FROM tmis.package_in "
+	r = pgx_query(conn, "SELECT coalesce(max(sequence), 0) + 1 FROM tmis.package_in "
 			"WHERE sender = $1 AND state <> 'held'", 1, v, err,
 		  "reading the sender's stream");
 	if (!r)
@@ -730,7 +639,7 @@ int receive_package(PGconn *conn, const struct gw_home *h, const char *path,
 			if (copy_file(path, held, err))
 				goto out;
 			v[8] = held;
-			r = query(conn, "INSERT INTO tmis.package_in (sender, id, sequence, "
+			r = pgx_query(conn, "INSERT INTO tmis.package_in (sender, id, sequence, "
 					"recipient, kind, sha256, bytes, signer_fpr, state, held_path) "
 					"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'held', $9)",
 				  9, v, err, "recording the held package");
@@ -755,7 +664,7 @@ int receive_package(PGconn *conn, const struct gw_home *h, const char *path,
 		e.outcome = "held";
 		e.error = msg;
 		if (xlog_append(conn, &e, NULL, err) ||
-		    exec_ok(conn, "COMMIT", err, "committing the held package"))
+		    pgx_exec(conn, "COMMIT", err, "committing the held package"))
 			goto out;
 		*held = '\0';
 		rc = 0;
@@ -789,9 +698,10 @@ int receive_package(PGconn *conn, const struct gw_home *h, const char *path,
 	lo.files = files;
 	lo.categories = cats;
 	lo.reject_file = rejfile;
-	lo.scope_prov = receive_scope(m->sender, prov);
+	export_scope(m->sender, prov);
+	lo.scope_prov = *prov ? prov : NULL;
 	lo.external_txn = 1;
-	if (exec_ok(conn, "SAVEPOINT tmisgw_load", err, "starting the load"))
+	if (pgx_exec(conn, "SAVEPOINT tmisgw_load", err, "starting the load"))
 		goto out;
 	if (m->nfiles && load_files(conn, &lo, &res->load, err)) {
 		struct tmerr why = *err;
@@ -804,7 +714,7 @@ int receive_package(PGconn *conn, const struct gw_home *h, const char *path,
 		}
 		/* check 5 refused the package (reject rate, unreadable rows):
 		 * it is answered, nothing loaded */
-		if (exec_ok(conn, "ROLLBACK TO SAVEPOINT tmisgw_load", err,
+		if (pgx_exec(conn, "ROLLBACK TO SAVEPOINT tmisgw_load", err,
 			    "rolling the load back"))
 			goto out;
 		*err = why;
@@ -862,7 +772,7 @@ int receive_package(PGconn *conn, const struct gw_home *h, const char *path,
 			w[13] = res->receipt_id;
 			w[14] = po.sha256;
 			w[15] = loaded_ok ? NULL : err->msg;
-			r = query(conn,
+			r = pgx_query(conn,
 				  was_held ?
 				  "UPDATE tmis.package_in SET state = $9, outcome = $10, "
 				  "records_loaded = $11, records_rejected = $12, load_id = $13, "
@@ -914,7 +824,7 @@ int receive_package(PGconn *conn, const struct gw_home *h, const char *path,
 		e.sha256 = po.sha256;
 		e.outcome = res->outcome;
 		if (xlog_append(conn, &e, NULL, err) ||
-		    exec_ok(conn, "COMMIT", err, "committing the package"))
+		    pgx_exec(conn, "COMMIT", err, "committing the package"))
 			goto out;
 		*err = why;
 	}
@@ -939,7 +849,7 @@ refused:
 	}
 out:
 	if (PQtransactionStatus(conn) != PQTRANS_IDLE)
-		rollback(conn);
+		pgx_rollback(conn);
 	PQclear(r);
 	if (*held)
 		unlink(held);
@@ -954,7 +864,7 @@ out:
 		/* xdir may end in "/p": remove the whole work directory */
 		if (slash && !strcmp(slash, "/p"))
 			*slash = '\0';
-		rm_tree(xdir);
+		home_rm_tree(xdir);
 	}
 	return rc;
 }
@@ -975,7 +885,7 @@ int receive_next_held(PGconn *conn, const char *sender, char *out,
 	PGresult *r;
 	int found = 0;
 
-	r = query(conn, "SELECT held_path FROM tmis.package_in h WHERE sender = $1 "
+	r = pgx_query(conn, "SELECT held_path FROM tmis.package_in h WHERE sender = $1 "
 			"AND state = 'held' AND sequence = (SELECT coalesce(max(sequence), 0) + 1 "
 			"FROM tmis.package_in WHERE sender = $1 AND state <> 'held')",
 		  1, v, err, "looking for held packages");

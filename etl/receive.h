@@ -85,8 +85,5 @@ int receive_next_held(PGconn *conn, const char *sender, char *out,
 int receive_fetch_receipt(PGconn *conn, const char *sender, const char *id,
 			  const char *out, struct tmerr *err);
 
-/* The province a sender speaks for: "41" for "410000"; NULL for the centre,
- * platforms and anything not of the form PP0000. */
-const char *receive_scope(const char *org, char prov[3]);
 
 #endif

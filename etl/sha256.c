@@ -6,7 +6,9 @@
  */
 #include "sha256.h"
 
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
@@ -198,4 +200,28 @@ void sha256_hex(const void *data, size_t n, char out[SHA256_HEX_LEN + 1])
 	sha256_init(&c);
 	sha256_update(&c, data, n);
 	sha256_final_hex(&c, out);
+}
+
+int sha256_file(const char *path, char out[SHA256_HEX_LEN + 1], long long *bytes)
+{
+	unsigned char b[1 << 16];
+	struct sha256 h;
+	long long total = 0;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	sha256_init(&h);
+	while ((n = read(fd, b, sizeof(b))) > 0) {
+		sha256_update(&h, b, (size_t)n);
+		total += n;
+	}
+	close(fd);
+	if (n < 0)
+		return -1;
+	sha256_final_hex(&h, out);
+	if (bytes)
+		*bytes = total;
+	return 0;
 }

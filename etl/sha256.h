@@ -27,5 +27,9 @@ void sha256_final(struct sha256 *c, unsigned char out[SHA256_LEN]);
 void sha256_final_hex(struct sha256 *c, char out[SHA256_HEX_LEN + 1]);
 /* One-shot digest of a buffer as lowercase hex. */
 void sha256_hex(const void *data, size_t n, char out[SHA256_HEX_LEN + 1]);
+/* The SHA-256 of the file at path in hex, and its size (bytes may be
+ * NULL); -1 with errno set when it cannot be read. */
+int sha256_file(const char *path, char out[SHA256_HEX_LEN + 1],
+		long long *bytes);
 
 #endif

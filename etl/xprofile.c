@@ -18,6 +18,7 @@
 #include "sha256.h"
 #include "xlog.h"
 #include "xprofile.h"
+#include "pgx.h"
 
 #define SQL_CAP (1 << 20)
 #define MAX_COLS 128
@@ -700,82 +701,6 @@ out:
 
 /* ---- database helpers ----------------------------------------------------------- */
 
-static int db_fail(PGconn *conn, PGresult *r, struct tmerr *err,
-		   const char *what)
-{
-	const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-
-	if (!m || !*m)
-		m = PQerrorMessage(conn);
-	tmerr_set(err, TMERR_DB, "database error while %s: %s", what, m);
-	for (size_t n = strlen(err->msg); n && err->msg[n - 1] == '\n'; n--)
-		err->msg[n - 1] = '\0';
-	PQclear(r);
-	return -1;
-}
-
-static int exec_ok(PGconn *conn, const char *sql, struct tmerr *err,
-		   const char *what)
-{
-	PGresult *r = PQexec(conn, sql);
-	ExecStatusType st = PQresultStatus(r);
-
-	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-		return db_fail(conn, r, err, what);
-	PQclear(r);
-	return 0;
-}
-
-static PGresult *query(PGconn *conn, const char *sql, int n,
-		       const char *const *v, struct tmerr *err, const char *what)
-{
-	PGresult *r = PQexecParams(conn, sql, n, NULL, v, NULL, NULL, 0);
-
-	if (PQresultStatus(r) != PGRES_TUPLES_OK &&
-	    PQresultStatus(r) != PGRES_COMMAND_OK) {
-		db_fail(conn, r, err, what);
-		return NULL;
-	}
-	return r;
-}
-
-static int query_ll(PGconn *conn, const char *sql, int n,
-		    const char *const *v, long long *out, struct tmerr *err,
-		    const char *what)
-{
-	PGresult *r = query(conn, sql, n, v, err, what);
-
-	if (!r)
-		return -1;
-	if (PQntuples(r) != 1 || PQnfields(r) != 1) {
-		PQclear(r);
-		return tmerr_set(err, TMERR_DB, "unexpected answer while %s", what);
-	}
-	*out = atoll(PQgetvalue(r, 0, 0));
-	PQclear(r);
-	return 0;
-}
-
-static void rollback(PGconn *conn)
-{
-	if (PQtransactionStatus(conn) != PQTRANS_IDLE)
-		PQclear(PQexec(conn, "ROLLBACK"));
-}
-
-static int rm_entry(const char *p, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(p) : unlink(p);
-}
-
-static void rm_tree(const char *dir)
-{
-	if (*dir)
-		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 /* ---- the export ------------------------------------------------------------------ */
 
 /* The centre's pseudonym secret, made once (its own statement). */
@@ -799,7 +724,7 @@ static int ensure_secret(PGconn *conn, struct tmerr *err)
 		hex[2 * i + 1] = hexd[raw[i] & 15];
 	}
 	hex[64] = '\0';
-	r = query(conn, "INSERT INTO tmis.export_secret (id, secret) "
+	r = pgx_query(conn, "INSERT INTO tmis.export_secret (id, secret) "
 			"VALUES (1, decode($1, 'hex')) ON CONFLICT DO NOTHING",
 		  1, v, err, "making the export secret");
 	memset(raw, 0, sizeof(raw));
@@ -813,7 +738,7 @@ static int ensure_secret(PGconn *conn, struct tmerr *err)
 static int read_secret(PGconn *conn, unsigned char secret[32],
 		       struct tmerr *err)
 {
-	PGresult *r = query(conn, "SELECT secret FROM tmis.export_secret WHERE id = 1",
+	PGresult *r = pgx_query(conn, "SELECT secret FROM tmis.export_secret WHERE id = 1",
 			    0, NULL, err, "reading the export secret");
 	unsigned char *b;
 	size_t n;
@@ -981,12 +906,12 @@ static int export_txn(PGconn *conn, const struct gw_home *h,
 		tmerr_set(err, TMERR_SYS, "out of memory building the lock statement");
 		goto out;
 	}
-	if (exec_ok(conn, q.ptr, err, "locking the tables to export") ||
+	if (pgx_exec(conn, q.ptr, err, "locking the tables to export") ||
 	    read_secret(conn, secret, err) ||
-	    query_ll(conn, "SELECT CASE WHEN is_called THEN last_value ELSE 0 END "
+	    pgx_query_ll(conn, "SELECT CASE WHEN is_called THEN last_value ELSE 0 END "
 			   "FROM tmis.change_no_seq", 0, NULL, &res->upto, err,
 		     "reading the change number") ||
-	    query_ll(conn, "SELECT count(*) + 1 FROM tmis.exchange_log WHERE "
+	    pgx_query_ll(conn, "SELECT count(*) + 1 FROM tmis.exchange_log WHERE "
 			   "direction = 'out' AND event = 'export' AND partner = $1",
 		     1, v, &seq, err, "counting the platform's exports"))
 		goto out;
@@ -1034,7 +959,7 @@ static int export_txn(PGconn *conn, const struct gw_home *h,
 	e.loaded = res->records;
 	e.outcome = "exported";
 	if (xlog_append(conn, &e, &res->log_id, err) ||
-	    exec_ok(conn, "COMMIT", err, "committing the export")) {
+	    pgx_exec(conn, "COMMIT", err, "committing the export")) {
 		unlink(res->pkg.path);
 		goto out;
 	}
@@ -1080,7 +1005,7 @@ int xprofile_export(PGconn *conn, const struct gw_home *h,
 	if (ensure_secret(conn, err))
 		goto out;
 	/* one export per platform at a time: sequences stay distinct */
-	r = query(conn, "SELECT pg_advisory_lock(hashtext('tmisgw export ' || $1))",
+	r = pgx_query(conn, "SELECT pg_advisory_lock(hashtext('tmisgw export ' || $1))",
 		  1, v, err, "locking the platform's exports");
 	if (!r)
 		goto out;
@@ -1093,16 +1018,16 @@ int xprofile_export(PGconn *conn, const struct gw_home *h,
 		*work = '\0';
 		goto out;
 	}
-	if (exec_ok(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ", err,
+	if (pgx_exec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ", err,
 		    "starting the export transaction"))
 		goto out;
 	rc = export_txn(conn, h, p, since, out, work, paths, res, err);
 out:
-	rollback(conn);
+	pgx_rollback(conn);
 	if (locked)
 		PQclear(PQexecParams(conn, "SELECT pg_advisory_unlock(hashtext('tmisgw export ' || $1))",
 				     1, NULL, v, NULL, NULL, 0));
-	rm_tree(work);
+	home_rm_tree(work);
 	for (size_t i = 0; i < p->ncats; i++)
 		free(paths[i]);
 	free(paths);
@@ -1116,7 +1041,7 @@ int xprofile_pull_since(PGconn *conn, const char *partner, long long *since,
 {
 	const char *v[1] = { partner };
 
-	return query_ll(conn, "SELECT coalesce((SELECT changes_upto FROM tmis.pull_state "
+	return pgx_query_ll(conn, "SELECT coalesce((SELECT changes_upto FROM tmis.pull_state "
 			      "WHERE partner = $1), 0)", 1, v, since, err,
 			"reading tmis.pull_state");
 }
@@ -1136,7 +1061,7 @@ static void log_refusal(PGconn *conn, const struct ximport_result *res,
 	struct tmerr le;
 	char msg[512];
 
-	rollback(conn);
+	pgx_rollback(conn);
 	xlog_entry_init(&e);
 	tmerr_clear(&le);
 	tmerr_format(err, msg, sizeof(msg));
@@ -1268,7 +1193,7 @@ static int copy_in(PGconn *conn, const char *sql, const char *path,
 	FILE *f;
 
 	if (PQresultStatus(r) != PGRES_COPY_IN)
-		return db_fail(conn, r, err, "staging a file");
+		return pgx_fail(conn, r, err, "staging a file");
 	PQclear(r);
 	f = fopen(path, "rb");
 	if (!f) {
@@ -1282,14 +1207,14 @@ static int copy_in(PGconn *conn, const char *sql, const char *path,
 			break;
 	fclose(f);
 	if (PQputCopyEnd(conn, NULL) != 1) {
-		db_fail(conn, NULL, err, "staging a file");
+		pgx_fail(conn, NULL, err, "staging a file");
 		while ((r = PQgetResult(conn)))
 			PQclear(r);
 		return -1;
 	}
 	r = PQgetResult(conn);
 	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		db_fail(conn, r, err, "staging a file");
+		pgx_fail(conn, r, err, "staging a file");
 		while ((r = PQgetResult(conn)))
 			PQclear(r);
 		return tmerr_set(err, TMERR_INPUT, "%s", err->msg);
@@ -1333,7 +1258,7 @@ static int apply_file(PGconn *conn, const struct category_def *c,
 		tmerr_set(err, TMERR_SYS, "out of memory");
 		goto out;
 	}
-	if (exec_ok(conn, q.ptr, err, "making the stage table"))
+	if (pgx_exec(conn, q.ptr, err, "making the stage table"))
 		goto out;
 	buf_reset(&q);
 	buf_addstr(&q, "COPY tmisgw_pull (");
@@ -1343,7 +1268,7 @@ static int apply_file(PGconn *conn, const struct category_def *c,
 	if (copy_in(conn, q.ptr, path, err))
 		goto out;
 	if (has_op) {
-		if (query_ll(conn, "SELECT count(*) FROM tmisgw_pull WHERE op IS NULL "
+		if (pgx_query_ll(conn, "SELECT count(*) FROM tmisgw_pull WHERE op IS NULL "
 				   "OR op NOT IN ('upsert', 'delete')", 0, NULL, &bad,
 			     err, "checking the ops"))
 			goto out;
@@ -1357,7 +1282,7 @@ static int apply_file(PGconn *conn, const struct category_def *c,
 		buf_addf(&q, "WITH d AS (SELECT %s AS k FROM tmisgw_pull s WHERE op = 'delete') "
 			     "DELETE FROM tmis.pull_record r USING d WHERE r.partner = $1 "
 			     "AND r.category = $2 AND r.key = d.k", key.ptr);
-		r = query(conn, q.ptr, 2, v, err, "applying deletes");
+		r = pgx_query(conn, q.ptr, 2, v, err, "applying deletes");
 		if (!r)
 			goto out;
 		ic->deletes = atoll(PQcmdTuples(r));
@@ -1371,15 +1296,15 @@ static int apply_file(PGconn *conn, const struct category_def *c,
 		     "SET data = EXCLUDED.data, changes_upto = EXCLUDED.changes_upto, "
 		     "updated_at = now()", key.ptr,
 		 has_op ? " WHERE op = 'upsert'" : "");
-	if (query_ll(conn, "SELECT count(*) FROM tmisgw_pull", 0, NULL, &ic->records,
+	if (pgx_query_ll(conn, "SELECT count(*) FROM tmisgw_pull", 0, NULL, &ic->records,
 		     err, "counting staged rows"))
 		goto out;
-	r = query(conn, q.ptr, 3, v, err, "applying upserts");
+	r = pgx_query(conn, q.ptr, 3, v, err, "applying upserts");
 	if (!r)
 		goto out;
 	ic->upserts = atoll(PQcmdTuples(r));
 	PQclear(r);
-	rc = exec_ok(conn, "DROP TABLE tmisgw_pull", err, "dropping the stage table");
+	rc = pgx_exec(conn, "DROP TABLE tmisgw_pull", err, "dropping the stage table");
 out:
 	buf_release(&q);
 	buf_release(&key);
@@ -1434,14 +1359,14 @@ static int import_txn(PGconn *conn, const struct ximport_opts *o,
 	snprintf(since, sizeof(since), "%lld", m->changes_since);
 	snprintf(upto, sizeof(upto), "%lld", m->changes_upto);
 	snprintf(seq, sizeof(seq), "%lld", m->sequence);
-	r = query(conn, "SELECT pg_advisory_xact_lock(hashtext('tmisgw pull ' || $1))",
+	r = pgx_query(conn, "SELECT pg_advisory_xact_lock(hashtext('tmisgw pull ' || $1))",
 		  1, v, err, "locking the partner's pulls");
 	if (!r)
 		return -1;
 	PQclear(r);
 	if (xprofile_pull_since(conn, m->sender, &res->previous, err))
 		return -1;
-	r = query(conn, "SELECT changes_since, changes_upto FROM tmis.pull_package "
+	r = pgx_query(conn, "SELECT changes_since, changes_upto FROM tmis.pull_package "
 			"WHERE partner = $1 AND package_id = $2", 2, v, err,
 		  "looking the package up");
 	if (!r)
@@ -1480,7 +1405,7 @@ static int import_txn(PGconn *conn, const struct ximport_opts *o,
 		}
 	} else if (!m->changes_since) {
 		/* a snapshot replaces everything held from the sender */
-		r = query(conn, "DELETE FROM tmis.pull_record WHERE partner = $1", 1, v,
+		r = pgx_query(conn, "DELETE FROM tmis.pull_record WHERE partner = $1", 1, v,
 			  err, "clearing the partner's records");
 		if (!r)
 			return -1;
@@ -1517,7 +1442,7 @@ static int import_txn(PGconn *conn, const struct ximport_opts *o,
 			return -1;
 	}
 	snprintf(nrec, sizeof(nrec), "%lld", res->records);
-	r = query(conn, "INSERT INTO tmis.pull_package (partner, package_id, sequence, "
+	r = pgx_query(conn, "INSERT INTO tmis.pull_package (partner, package_id, sequence, "
 			"changes_since, changes_upto, sha256, mode, records) "
 			"VALUES ($1, $2, $8, $3, $4, $5, $6, $7)", 8, v, err,
 		  "recording the package");
@@ -1526,7 +1451,7 @@ static int import_txn(PGconn *conn, const struct ximport_opts *o,
 	PQclear(r);
 	v[2] = upto;
 	v[3] = res->info.sha256;
-	r = query(conn, "INSERT INTO tmis.pull_state (partner, changes_upto, package_id, sha256) "
+	r = pgx_query(conn, "INSERT INTO tmis.pull_state (partner, changes_upto, package_id, sha256) "
 			"VALUES ($1, $3, $2, $4) ON CONFLICT (partner) DO UPDATE SET "
 			"changes_upto = EXCLUDED.changes_upto, package_id = EXCLUDED.package_id, "
 			"sha256 = EXCLUDED.sha256, pulled_at = now()", 4, v, err,
@@ -1549,7 +1474,7 @@ static int import_txn(PGconn *conn, const struct ximport_opts *o,
 	e.outcome = res->state;
 	if (xlog_append(conn, &e, NULL, err))
 		return -1;
-	return exec_ok(conn, "COMMIT", err, "committing the import");
+	return pgx_exec(conn, "COMMIT", err, "committing the import");
 }
 
 int xprofile_import(PGconn *conn, const struct gw_home *h, const char *path,
@@ -1581,7 +1506,7 @@ int xprofile_import(PGconn *conn, const struct gw_home *h, const char *path,
 	res->upto = res->info.m.changes_upto;
 	if (check_export(o, &res->info.m, err))
 		goto refuse;
-	if (exec_ok(conn, "BEGIN", err, "starting the import transaction"))
+	if (pgx_exec(conn, "BEGIN", err, "starting the import transaction"))
 		goto out;
 	refused = 0;
 	if (!import_txn(conn, o, xdir, res, &refused, err)) {
@@ -1598,9 +1523,9 @@ refuse:
 	else
 		res->state = "failed";
 out:
-	rollback(conn);
+	pgx_rollback(conn);
 	if (rc && *res->files)
-		rm_tree(res->files);
-	rm_tree(work);
+		home_rm_tree(res->files);
+	home_rm_tree(work);
 	return rc;
 }

@@ -25,31 +25,6 @@ static void note(void *arg, const char *msg)
 	fprintf(stderr, "tmisgw: %s\n", msg);
 }
 
-static int rm_entry(const char *p, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(p) : unlink(p);
-}
-
-static int file_sha(const char *path, char hex[65])
-{
-	char b[1 << 16];
-	struct sha256 h;
-	size_t n;
-	FILE *f = fopen(path, "rb");
-
-	if (!f)
-		return -1;
-	sha256_init(&h);
-	while ((n = fread(b, 1, sizeof(b), f)) > 0)
-		sha256_update(&h, b, n);
-	fclose(f);
-	sha256_final_hex(&h, hex);
-	return 0;
-}
-
 static PGconn *maybe_db(struct ctx *c)
 {
 	const char *dsn = arg_get(c, "db");
@@ -127,7 +102,7 @@ static int take_receipt(const struct gw_home *h, const struct partner *p,
 	}
 	snprintf(x, sizeof(x), "%s/p", dir);
 	if (package_verify(h, keep, NULL, x, &info, &err)) {
-		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		home_rm_tree(dir);
 		report_error(&err);
 		return exit_code_for(&err);
 	}
@@ -136,7 +111,7 @@ static int take_receipt(const struct gw_home *h, const struct partner *p,
 		fprintf(stderr, "tmisgw: error: the receipt from %s does not answer package \"%s\" (sha256 %s): it is of kind \"%s\" for \"%s\" (sha256 %s)\n",
 			p->org, id, sha, info.m.kind, info.m.original_id, info.m.original_sha256);
 		package_info_free(&info);
-		nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		home_rm_tree(dir);
 		return EXIT_INPUT;
 	}
 	receipt_print(&info, dir, 10);
@@ -195,7 +170,7 @@ static int take_receipt(const struct gw_home *h, const struct partner *p,
 		PQclear(r);
 	}
 	package_info_free(&info);
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	home_rm_tree(dir);
 	return rc;
 }
 
@@ -209,7 +184,7 @@ static int push_one(const struct gw_home *h, const struct partner *p, PGconn *db
 	struct stat sb;
 
 	tmerr_clear(&err);
-	if (file_sha(pkg, sha) || stat(pkg, &sb)) {
+	if (sha256_file(pkg, sha, NULL) || stat(pkg, &sb)) {
 		fprintf(stderr, "tmisgw: error: cannot read \"%s\": %s\n", pkg, strerror(errno));
 		return EXIT_USAGE;
 	}

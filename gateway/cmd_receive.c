@@ -117,14 +117,6 @@ int cmd_load_package(struct ctx *c, const char *path)
 
 /* ---- receipt show ------------------------------------------------------------ */
 
-static int rm_entry(const char *p, const struct stat *st, int flag,
-		    struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(p) : unlink(p);
-}
-
 /*
  * Print a verified receipt: who answered, for which package, the outcome,
  * the counts per file and up to max (-1 all) rejected rows from
@@ -231,7 +223,7 @@ int cmd_receipt_show(struct ctx *c)
 	receipt_print(&info, dir, max);
 	package_info_free(&info);
 out:
-	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	home_rm_tree(dir);
 	home_close(&h);
 	return rc;
 }

@@ -401,23 +401,6 @@ static int parse_args(struct ctx *c, int argc, char **argv)
 	return 0;
 }
 
-/* Placeholders until each command's own file defines it (then the strong
- * definition wins). TODO(issue 5): remove when every command exists. */
-static int not_yet(struct ctx *c)
-{
-	fprintf(stderr, "tmisgw %s: not implemented yet\n", c->cmd->name);
-	return EXIT_FAIL;
-}
-__attribute__((weak)) int cmd_serve(struct ctx *c) { return not_yet(c); }
-__attribute__((weak)) int cmd_push(struct ctx *c) { return not_yet(c); }
-__attribute__((weak)) int cmd_pull(struct ctx *c) { return not_yet(c); }
-__attribute__((weak)) int cmd_sync(struct ctx *c) { return not_yet(c); }
-__attribute__((weak)) int cmd_export(struct ctx *c) { return not_yet(c); }
-__attribute__((weak)) int cmd_import(struct ctx *c) { return not_yet(c); }
-__attribute__((weak)) int cmd_audit_list(struct ctx *c) { return not_yet(c); }
-__attribute__((weak)) int cmd_audit_show(struct ctx *c) { return not_yet(c); }
-__attribute__((weak)) int cmd_audit_export(struct ctx *c) { return not_yet(c); }
-
 static PGconn *connect_db(const char *dsn, struct tmerr *err)
 {
 	PGconn *conn;

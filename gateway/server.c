@@ -676,26 +676,6 @@ static enum MHD_Result upload_begin(struct server *s, struct MHD_Connection *c,
 	return MHD_YES;
 }
 
-/* Hash the whole part file (a resumed upload). */
-static int hash_file(const char *path, char hex[65])
-{
-	char b[1 << 16];
-	struct sha256 h;
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return -1;
-	sha256_init(&h);
-	while ((n = read(fd, b, sizeof(b))) > 0)
-		sha256_update(&h, b, (size_t)n);
-	close(fd);
-	if (n < 0)
-		return -1;
-	sha256_final_hex(&h, hex);
-	return 0;
-}
-
 static int fsync_dir(const char *dir)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc;
@@ -728,7 +708,7 @@ static enum MHD_Result upload_end(struct server *s, struct MHD_Connection *c,
 		return state_json(s, c, 409, q->pkgid, "partial", (long long)(q->offset + q->got));
 	if (q->hash_from_start)
 		sha256_final_hex(&q->sha, hex);
-	else if (hash_file(q->part, hex))
+	else if (sha256_file(q->part, hex, NULL))
 		return send_error(s, c, 500, "internal", "cannot read the spool file");
 	if (strcmp(hex, q->want_sha)) {
 		unlink(q->part);
