@@ -309,7 +309,7 @@ static void usage_all(FILE *f)
 		fprintf(f, "  %-*s  %s\n", w, commands[i].name, commands[i].summary);
 	fputs("\n'tmisgw <command> --help' describes a command's options.\n"
 	      "exit codes: 0 ok, 1 failure, 2 usage, 3 input or mapping, 4 database,\n"
-	      "5 load refused by --max-reject-rate\n", f);
+	      "5 load refused by --max-reject-rate, 6 package held (sequence gap)\n", f);
 }
 
 static const struct cmd *find_cmd(int argc, char **argv, int *used)
