@@ -48,12 +48,14 @@ void export_scope(const char *org, char prov[3]);
  * 0600, must not exist) as canonical CSV with a header: full = current
  * rows; delta = rows with since < change_no <= upto, op last. Run inside
  * the caller's transaction, with DateStyle ISO. *rows gets the data
- * records. On failure the file may be left for the caller to remove.
+ * records. With mf, its records, bytes and sha256 are filled from the
+ * stream, so packing needs no second read. On failure the file may be left
+ * for the caller to remove.
  */
 int export_category(PGconn *conn, const struct category_def *c,
 		    const char *prov, int delta, long long since,
 		    long long upto, const char *path, long long *rows,
-		    struct tmerr *err);
+		    struct mfile *mf, struct tmerr *err);
 
 /*
  * Runs sql, a COPY ... TO STDOUT, and hands each row (one CSV record with

@@ -293,6 +293,9 @@ int payload_scan_file(const char *path, unsigned long long *bytes,
 
 int payload_scan(struct mfile *f, const char *path, struct tmerr *err)
 {
+	/* records, size and hash already known (made while writing the file) */
+	if (f->records >= 0 && f->bytes && manifest_valid_sha256(f->sha256))
+		return 0;
 	if (f->records < 0 && !strcmp(f->format, "xml"))
 		return scan_xml(path, &f->records, &f->bytes, f->sha256, err);
 	if (f->records < 0 && strcmp(f->format, "csv"))

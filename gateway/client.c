@@ -450,7 +450,8 @@ int client_wait(const struct partner *p, const char *id, double timeout,
 
 			nanosleep(&ts, NULL);
 		}
-		if (delay < 5)
+		/* a package's state is one cheap query: poll at most every second */
+		if (delay < 1)
 			delay *= 1.5;
 	}
 	buf_release(&resp);
