@@ -22,7 +22,8 @@ static int col_is_number(int i)
 /* The outcomes of docs/exchange-log.md, for the page's select. */
 static const char *const known_outcomes[] = {
 	"accepted", "accepted-with-rejects", "rejected", "refused", "held",
-	"duplicate", "failed", "packed",
+	"duplicate", "failed", "packed", "received", "sent", "resent",
+	"exported", "imported", "written",
 };
 
 /* ---- filters ------------------------------------------------------------ */
