@@ -467,10 +467,66 @@ static int duplicate(PGconn *conn, const struct gw_home *h,
 	return receive_fetch_receipt(conn, m->sender, m->id, res->receipt, err);
 }
 
-static int refuse4(struct tmerr *err, const char *fmt, const char *a,
-		   long long n, const char *b)
+int receive_check4(PGconn *conn, const struct package_info *info,
+		   struct check4 *c, struct tmerr *err)
 {
-	return tmerr_set(err, TMERR_INPUT, fmt, a, n, b);
+	const struct manifest *m = &info->m;
+	char seqs[24];
+	const char *v[3] = { m->sender, m->id, seqs };
+	PGresult *r;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(seqs, sizeof(seqs), "%lld", m->sequence);
+	r = pgx_query(conn, "SELECT state, sha256, sequence, held_path, coalesce(outcome, ''), "
+			"coalesce(receipt_id, ''), coalesce(records_loaded, 0), "
+			"coalesce(records_rejected, 0) FROM tmis.package_in "
+			"WHERE sender = $1 AND id = $2", 2, v, err, "looking the package up");
+	if (!r)
+		return -1;
+	if (PQntuples(r)) {
+		if (strcmp(PQgetvalue(r, 0, 1), info->sha256)) {
+			tmerr_set(err, TMERR_INPUT,
+				  "check 4 (replay): package id \"%s\" was received before with different content (sequence %lld from %s); refused",
+				  m->id, atoll(PQgetvalue(r, 0, 2)), m->sender);
+			PQclear(r);
+			c->verdict = C4_REFUSED;
+			return 0;
+		}
+		if (strcmp(PQgetvalue(r, 0, 0), "held")) {
+			c->verdict = C4_SEEN;
+			c->seen = r;
+			return 0;
+		}
+		c->was_held = 1;
+		snprintf(c->held_path, sizeof(c->held_path), "%s", PQgetvalue(r, 0, 3));
+	}
+	PQclear(r);
+	r = pgx_query(conn, "SELECT id FROM tmis.package_in WHERE sender = $1 AND sequence = $3 "
+			"AND id <> $2", 3, v, err, "looking the sequence up");
+	if (!r)
+		return -1;
+	if (PQntuples(r)) {
+		tmerr_set(err, TMERR_INPUT,
+			  "check 4 (sequence): sequence %lld from %s was already used by package \"%s\"; refused",
+			  m->sequence, m->sender, PQgetvalue(r, 0, 0));
+		PQclear(r);
+		c->verdict = C4_REFUSED;
+		return 0;
+	}
+	PQclear(r);
+	if (pgx_query_ll(conn, "SELECT coalesce(max(sequence), 0) + 1 FROM tmis.package_in "
+			 "WHERE sender = $1 AND state <> 'held'", 1, v, &c->expected, err,
+			 "reading the sender's stream"))
+		return -1;
+	if (m->sequence < c->expected) {
+		tmerr_set(err, TMERR_INPUT,
+			  "check 4 (sequence): sequence %lld from %s is behind the stream, which expects %lld next; refused",
+			  m->sequence, m->sender, c->expected);
+		c->verdict = C4_REFUSED;
+		return 0;
+	}
+	c->verdict = m->sequence > c->expected ? C4_GAP : C4_NEW;
+	return 0;
 }
 
 int receive_package(PGconn *conn, const struct gw_home *h, const char *path,
@@ -487,6 +543,7 @@ int receive_package(PGconn *conn, const struct gw_home *h, const char *path,
 	struct xlog_entry e;
 	PGresult *r = NULL;
 	int rc = -1, was_held = 0, loaded_ok = 0, refused_check = 1;
+	struct check4 c4;
 	long long expected;
 	char held_old[4200] = "";
 
@@ -564,58 +621,20 @@ int receive_package(PGconn *conn, const struct gw_home *h, const char *path,
 	if (!r)
 		goto out;
 	PQclear(r);
-	r = pgx_query(conn, "SELECT state, sha256, sequence, held_path, coalesce(outcome, ''), "
-			"coalesce(receipt_id, ''), coalesce(records_loaded, 0), "
-			"coalesce(records_rejected, 0) FROM tmis.package_in "
-			"WHERE sender = $1 AND id = $2", 2, v, err, "looking the package up");
-	if (!r)
-		goto out;
-	if (PQntuples(r)) {
-		if (strcmp(PQgetvalue(r, 0, 1), res->info.sha256)) {
-			refuse4(err, "check 4 (replay): package id \"%s\" was received before with different content (sequence %lld from %s); refused",
-				m->id, atoll(PQgetvalue(r, 0, 2)), m->sender);
-			PQclear(r);
-			r = NULL;
-			goto refused;
-		}
-		if (strcmp(PQgetvalue(r, 0, 0), "held")) {
-			rc = duplicate(conn, h, res, r, err);
-			PQclear(r);
-			r = NULL;
-			goto out;
-		}
-		was_held = 1;
-		snprintf(held_old, sizeof(held_old), "%s", PQgetvalue(r, 0, 3));
-	}
-	PQclear(r);
-	r = pgx_query(conn, "SELECT id FROM tmis.package_in WHERE sender = $1 AND sequence = $3 "
-			"AND id <> $2", 3, v, err, "looking the sequence up");
-	if (!r)
-		goto out;
-	if (PQntuples(r)) {
-		tmerr_set(err, TMERR_INPUT,
-			  "check 4 (sequence): sequence %lld from %s was already used by package \"%s\"; refused",
-			  m->sequence, m->sender, PQgetvalue(r, 0, 0));
-		PQclear(r);
-		r = NULL;
-		goto refused;
-	}
-	PQclear(r);
-	r = pgx_query(conn, "SELECT coalesce(max(sequence), 0) + 1 FROM tmis.package_in "
-			"WHERE sender = $1 AND state <> 'held'", 1, v, err,
-		  "reading the sender's stream");
-	if (!r)
-		goto out;
-	expected = atoll(PQgetvalue(r, 0, 0));
-	PQclear(r);
 	r = NULL;
-	res->expected = expected;
-	if (m->sequence < expected) {
-		tmerr_set(err, TMERR_INPUT,
-			  "check 4 (sequence): sequence %lld from %s is behind the stream, which expects %lld next; refused",
-			  m->sequence, m->sender, expected);
+	if (receive_check4(conn, &res->info, &c4, err))
+		goto out;
+	if (c4.verdict == C4_REFUSED)
 		goto refused;
+	if (c4.verdict == C4_SEEN) {
+		rc = duplicate(conn, h, res, c4.seen, err);
+		PQclear(c4.seen);
+		goto out;
 	}
+	was_held = c4.was_held;
+	snprintf(held_old, sizeof(held_old), "%s", c4.held_path);
+	expected = c4.expected;
+	res->expected = expected;
 	snprintf(nloaded, sizeof(nloaded), "%llu", res->info.bytes);
 	v[3] = m->recipient;
 	v[4] = m->kind;

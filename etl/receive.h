@@ -73,6 +73,26 @@ int receive_package(PGconn *conn, const struct gw_home *h, const char *path,
 		    struct tmerr *err);
 void receive_result_free(struct receive_result *res);
 
+/* What check 4 says of a package that passed checks 1-3. */
+enum { C4_NEW, C4_GAP, C4_SEEN, C4_REFUSED };
+struct check4 {
+	int verdict;            /* C4_*: load now, hold, a resend, refused (err) */
+	long long expected;     /* the sequence the stream expects next */
+	int was_held;           /* recorded as held before */
+	char held_path[4200];
+	PGresult *seen;         /* C4_SEEN: its tmis.package_in row; clear it */
+};
+
+/*
+ * Check 4, read-only: has this (sender, id) been seen, with the same
+ * content? is its sequence used, behind, next, or ahead? A refusal is
+ * verdict C4_REFUSED with err filled (TMERR_INPUT, "check 4 (...): ...");
+ * -1 only for a database error. receive_package() calls it under the
+ * sender's lock; verify calls it to report without loading.
+ */
+int receive_check4(PGconn *conn, const struct package_info *info,
+		   struct check4 *c, struct tmerr *err);
+
 /*
  * The held package of sender that is due now (its sequence is the next one
  * expected): its path into out and 1, or 0 when none is due.

@@ -110,6 +110,13 @@ static const struct opt pack_opts[] = {
 	{ NULL, NULL, NULL },
 };
 
+static const struct opt verify_opts[] = {
+	{ "home", "DIR", "gateway home directory (else $TMISGW_HOME)" },
+	{ "db", "DSN", "also run check 4 (seen before, sequence) against this database, read-only" },
+	{ "mappings", "DIR", "definitions directory" },
+	{ NULL, NULL, NULL },
+};
+
 static const struct opt unpack_opts[] = {
 	{ "home", "DIR", "gateway home directory (else $TMISGW_HOME)" },
 	{ "out", "DIR", "same as -o DIR: a new or empty directory" },
@@ -228,8 +235,8 @@ static const struct cmd commands[] = {
 	  "sign and encrypt canonical CSV FILEs, or the database, into an exchange package for --to",
 	  pack_opts, 0, -1, "from-db" },
 	{ "verify", cmd_verify, 0, "PKG",
-	  "run checks 1-3 on a package (4 needs the database: load) and print its manifest",
-	  keys_opts, 1, 1, NULL },
+	  "run checks 1-3 on a package (and check 4 with --db) without loading it, and print its manifest",
+	  verify_opts, 1, 1, "db" },
 	{ "serve", cmd_serve, 0, "",
 	  "run the gateway's HTTP server and its package workers",
 	  serve_opts, 0, 0, NULL },

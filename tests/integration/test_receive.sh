@@ -48,6 +48,7 @@ spool_empty() { [ -z "$(ls -A "$C/spool")" ]; }
 
 # ---- a package, its receipt, a resend ---------------------------------------------
 P1=$(pack 1 full "$D/teacher.csv" "$D/training.csv")
+cp "$P1" "$W/p1.tmx"
 out=$("$T" load --home "$C" --no-progress "$P1" 2>&1)
 is "load PKG exits 0" "$?" 0
 diag "$out"
@@ -107,6 +108,25 @@ like "a reused id is refused by check 4" "$out" "check 4 \\(replay\\): package i
 is "replays loaded nothing" "$(loads)" "$n"
 is "both replays are logged as refused" "$(logged refused)" 2
 check "the spool is empty after the refusals" spool_empty
+
+# ---- verify --db: check 4 without loading --------------------------------------------
+DSN="host=$PGHOST port=$PGPORT dbname=$PGDATABASE user=$PGUSER"
+n=$(loads)
+out=$("$T" verify --home "$C" --db "$DSN" "$W/p1.tmx" 2>&1)
+is "verify --db of a package loaded before exits 0" "$?" 0
+like "it says a load would answer it again" "$out" 'check 4: received before \(loaded, accepted-with-rejects\)'
+out=$("$T" verify --home "$C" --db "$DSN" "$P1B" 2>&1)
+is "verify --db of a reused sequence exits 3" "$?" 3
+like "it names check 4" "$out" 'check 4 \(sequence\)'
+P2V=$(pack 2 delta "$D/teacher.csv")
+like "verify --db of the next sequence: check 4 passed" \
+	"$("$T" verify --home "$C" --db "$DSN" "$P2V" 2>&1)" 'check 4 passed: a new package, sequence 2'
+P9V=$(pack 9 delta "$D/teacher.csv")
+"$T" verify --home "$C" --db "$DSN" "$P9V" >"$W/v9.out" 2>&1
+is "verify --db of a package ahead of the stream exits 6" "$?" 6
+like "it says load would hold it" "$(cat "$W/v9.out")" 'ahead of the stream, which expects 2 next'
+is "verify --db loaded nothing and logged nothing" "$(loads) $(pg_sql "select count(*) from tmis.package_in")" "$n 1"
+rm -rf "$W/out.2" "$W/out.9"
 
 # ---- a sequence gap ---------------------------------------------------------------
 mkdir -p "$W/t3" "$W/t2"
