@@ -6,6 +6,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,6 +268,146 @@ static int check_opts(const struct gw_home *h, const struct export_opts *o,
 }
 
 /*
+ * The categories' files, written by two connections at once: the caller's
+ * (in its transaction, holding the locks) and a second one that adopts the
+ * same snapshot (pg_export_snapshot), so both see exactly one state of the
+ * database. Categories are taken in order from a shared counter. Without a
+ * second connection (it cannot connect, or the snapshot cannot be shared)
+ * the caller's connection does them all.
+ */
+struct par {
+	PGconn *conn;
+	const struct defs *d;
+	const unsigned char *want;
+	char **paths;
+	struct mfile *known;
+	long long *rows;
+	const char *scope;
+	long long others, since, upto;
+	int delta;
+	pthread_mutex_t mu;
+	size_t next;
+	int failed;
+	struct tmerr err;
+};
+
+struct par_worker {
+	struct par *p;
+	PGconn *conn;
+	struct tmerr err;
+	int rc;
+};
+
+static void *par_run(void *arg)
+{
+	struct par_worker *w = arg;
+	struct par *p = w->p;
+
+	for (;;) {
+		size_t i;
+		const struct category_def *c;
+
+		pthread_mutex_lock(&p->mu);
+		while (p->next < p->d->ncats && !p->want[p->next])
+			p->next++;
+		i = p->next++;
+		if (p->failed)
+			i = p->d->ncats;
+		pthread_mutex_unlock(&p->mu);
+		if (i >= p->d->ncats)
+			break;
+		c = &p->d->cats[i];
+		if (export_category(w->conn, c, c->multi && !p->others ? "" : p->scope,
+				    p->delta, p->since, p->upto, p->paths[i],
+				    &p->rows[i], &p->known[i], &w->err)) {
+			pthread_mutex_lock(&p->mu);
+			p->failed = 1;
+			pthread_mutex_unlock(&p->mu);
+			w->rc = -1;
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* A second connection in the caller's snapshot, or NULL. */
+static PGconn *snapshot_twin(PGconn *conn)
+{
+	PQconninfoOption *opts = PQconninfo(conn), *o;
+	const char *keys[64], *vals[64];
+	PGresult *r;
+	PGconn *twin = NULL;
+	char sql[256];
+	int n = 0;
+
+	if (!opts)
+		return NULL;
+	for (o = opts; o->keyword && n < 63; o++)
+		if (o->val && *o->val) {
+			keys[n] = o->keyword;
+			vals[n++] = o->val;
+		}
+	keys[n] = vals[n] = NULL;
+	r = PQexec(conn, "SELECT pg_export_snapshot()");
+	if (PQresultStatus(r) == PGRES_TUPLES_OK) {
+		snprintf(sql, sizeof(sql), "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
+			 "SET TRANSACTION SNAPSHOT '%.64s'; SET LOCAL DateStyle = ISO",
+			 PQgetvalue(r, 0, 0));
+		twin = PQconnectdbParams(keys, vals, 0);
+		if (PQstatus(twin) == CONNECTION_OK) {
+			PGresult *b;
+
+			PQsetClientEncoding(twin, PQparameterStatus(conn, "client_encoding"));
+			b = PQexec(twin, sql);
+			if (PQresultStatus(b) != PGRES_COMMAND_OK) {
+				PQfinish(twin);
+				twin = NULL;
+			}
+			PQclear(b);
+		} else {
+			PQfinish(twin);
+			twin = NULL;
+		}
+	}
+	PQclear(r);
+	PQconninfoFree(opts);
+	return twin;
+}
+
+static int export_parallel(struct par *p, struct tmerr *err)
+{
+	struct par_worker w[2];
+	pthread_t th;
+	int two;
+
+	memset(w, 0, sizeof(w));
+	pthread_mutex_init(&p->mu, NULL);
+	p->next = 0;
+	p->failed = 0;
+	w[0].p = w[1].p = p;
+	w[0].conn = p->conn;
+	w[1].conn = snapshot_twin(p->conn);
+	two = w[1].conn && !pthread_create(&th, NULL, par_run, &w[1]);
+	par_run(&w[0]);
+	if (two)
+		pthread_join(th, NULL);
+	if (w[1].conn) {
+		PQclear(PQexec(w[1].conn, "ROLLBACK"));
+		PQfinish(w[1].conn);
+	}
+	pthread_mutex_destroy(&p->mu);
+	if (w[0].rc) {
+		*err = w[0].err;
+		return -1;
+	}
+	if (two && w[1].rc) {
+		*err = w[1].err;
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Everything after BEGIN: locks, the snapshot's window, the files, the
  * package and its row. paths[] gets the files made (freed by the caller).
  */
@@ -280,7 +421,7 @@ static int export_txn(PGconn *conn, const struct gw_home *h,
 	struct buf q = BUF_INIT(EXPORT_SQL_CAP);
 	const char *pkpaths[MANIFEST_MAX_FILES];
 	struct mfile known[LOAD_MAX_CATS];
-	long long others = 1;
+	long long others = 1, nrows[LOAD_MAX_CATS];
 	size_t from[MANIFEST_MAX_FILES];
 	char seq[24], num[4][24], full_path[PATH_MAX];
 	const char *params[10];
@@ -355,10 +496,22 @@ static int export_txn(PGconn *conn, const struct gw_home *h,
 			goto out;
 		}
 		snprintf(paths[i], len, "%s/%s.csv", work, c->name);
-		if (export_category(conn, c, c->multi && !others ? "" : res->scope,
-				    delta, res->since,
-				    res->upto, paths[i], &rows, &known[i], err))
+	}
+	{
+		struct par p = {
+			.conn = conn, .d = d, .want = want, .paths = paths,
+			.known = known, .rows = nrows, .scope = res->scope,
+			.others = others, .delta = delta, .since = res->since,
+			.upto = res->upto,
+		};
+
+		if (export_parallel(&p, err))
 			goto out;
+	}
+	for (size_t i = 0; i < d->ncats; i++) {
+		if (!want[i])
+			continue;
+		rows = nrows[i];
 		if (first == (size_t)-1)
 			first = i;
 		/* a delta leaves out what did not change; a full says

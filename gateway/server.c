@@ -45,6 +45,8 @@ struct server {
 	pthread_cond_t wake;        /* a new upload: wake a worker */
 	PGconn *pool[POOL_MAX];
 	int npool;
+	unsigned nconn;             /* request connections, idle or in use */
+	pthread_cond_t freed;       /* one came back (or went) */
 	unsigned long long bytes_in, http[6], refused[5];
 	time_t refused_minute;
 	unsigned refused_logged;
@@ -56,30 +58,58 @@ enum { R401, R403, R413, R429, R400 };
 static const char *const refused_names[] = { "unauthenticated", "forbidden",
 					     "too_large", "busy", "bad_request" };
 
+static void db_gone(struct server *s);
+
+/*
+ * A connection for a request: an idle one, or a new one while fewer than
+ * threads + 2 exist (so a flood cannot exhaust the database's connection
+ * slots); at the cap, wait up to 10 s for one to come back. NULL: answer 503.
+ */
 static PGconn *db_get(struct server *s)
 {
 	PGconn *c = NULL;
+	struct timespec until;
 
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 10;
 	pthread_mutex_lock(&s->mu);
+	while (!s->npool && s->nconn >= s->cf->threads + 2)
+		if (pthread_cond_timedwait(&s->freed, &s->mu, &until)) {
+			pthread_mutex_unlock(&s->mu);
+			return NULL;
+		}
 	if (s->npool)
 		c = s->pool[--s->npool];
+	else
+		s->nconn++;
 	pthread_mutex_unlock(&s->mu);
 	if (c && PQstatus(c) != CONNECTION_OK) {
 		PQreset(c);
 		if (PQstatus(c) != CONNECTION_OK) {
 			PQfinish(c);
-			c = NULL;
+			db_gone(s);
+			return NULL;
 		}
 	}
 	if (!c) {
 		c = PQconnectdb(s->cf->db);
 		if (PQstatus(c) != CONNECTION_OK) {
 			PQfinish(c);
+			db_gone(s);
 			return NULL;
 		}
 		PQsetClientEncoding(c, "UTF8");
 	}
 	return c;
+}
+
+/* One connection fewer exists: let a waiting request make its own. */
+static void db_gone(struct server *s)
+{
+	pthread_mutex_lock(&s->mu);
+	s->nconn--;
+	pthread_cond_signal(&s->freed);
+	pthread_mutex_unlock(&s->mu);
 }
 
 static void db_put(struct server *s, PGconn *c)
@@ -88,13 +118,17 @@ static void db_put(struct server *s, PGconn *c)
 		return;
 	if (PQtransactionStatus(c) != PQTRANS_IDLE || PQstatus(c) != CONNECTION_OK) {
 		PQfinish(c);
+		db_gone(s);
 		return;
 	}
 	pthread_mutex_lock(&s->mu);
 	if (s->npool < POOL_MAX) {
 		s->pool[s->npool++] = c;
 		c = NULL;
+	} else {
+		s->nconn--;
 	}
+	pthread_cond_signal(&s->freed);
 	pthread_mutex_unlock(&s->mu);
 	PQfinish(c);
 }
@@ -1291,6 +1325,7 @@ int server_run(const struct srvconf *cf, struct tmerr *err)
 	s->cf = cf;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->wake, NULL);
+	pthread_cond_init(&s->freed, NULL);
 	gpgme_check_version(NULL);
 	xmlInitParser();
 	if (home_open(&s->home, cf->home, 0, err) ||
@@ -1399,6 +1434,7 @@ out:
 	home_close(&s->home);
 	pthread_mutex_destroy(&s->mu);
 	pthread_cond_destroy(&s->wake);
+	pthread_cond_destroy(&s->freed);
 	free(s);
 	return rc;
 }

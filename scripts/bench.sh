@@ -432,11 +432,17 @@ if [ "${BENCH_SERVE:-1}" != 0 ] && [ -n "${PH:-}" ] && command -v curl >/dev/nul
 	srv_stop_rss
 	u_rss_s=$srv_rss
 	srv_start
-	upload "$W/srv/large.bin" 2
-	u_mbs=$(awk -v s="$secs" 'BEGIN { printf "%.0f", 200 * 1.048576 / s }')
+	# three uploads of 200 MB (distinct bytes, so none is a resend); the median
+	u_t=
+	for k in 2 3 4; do
+		printf '%08d' "$k" | dd of="$W/srv/large.bin" bs=1 conv=notrunc 2>/dev/null
+		upload "$W/srv/large.bin" "$k"
+		u_t="$u_t $secs"
+	done
+	u_mbs=$(awk -v s="$(median $u_t)" 'BEGIN { printf "%.0f", 200 * 1.048576 / s }')
 	srv_stop_rss
 	u_rss_l=$srv_rss
-	say "  200 MB upload over loopback: $secs s ($u_mbs MB/s); server peak RSS $u_rss_l KB (20 MB upload: $u_rss_s KB)"
+	say "  200 MB uploads over loopback: [$u_t ] s, median $u_mbs MB/s; server peak RSS $u_rss_l KB (20 MB upload: $u_rss_s KB)"
 	srv_start
 	k=0
 	while [ $k -lt 32 ]; do

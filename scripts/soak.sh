@@ -6,10 +6,10 @@
 #      10000) at the same time, while an unauthenticated flood hammers the
 #      server; every package must load exactly once and nothing be lost; the
 #      server's peak RSS is reported (target <= 128 MB).
-#   2. The same 32 provinces send a second package each, and the server is
-#      killed (-9) during the uploads and again while it processes; after each
-#      restart the provinces push again, and every package must end loaded
-#      exactly once.
+#   2. The same 32 provinces send a second package each and the server is
+#      killed (-9) during the uploads; then a third each, and the server is
+#      killed while it processes them. After each restart the provinces push
+#      again, and every package must end loaded exactly once.
 # Prints one line per check and "N passed, N failed"; exit 1 on a failure.
 cd "$(dirname "$0")/.." || exit 1
 . tests/lib/tap.sh
@@ -48,9 +48,9 @@ for pp in $PROVS; do
 	chmod 600 "$H/tok/000000"
 	printf 'partner.000000.url %s\npartner.000000.token %s\n' "$URL" "$H/tok/000000" >>"$H/config"
 	"$T" sample --teachers "$N" --province "$pp" --seed "$pp" --out "$W/s$pp" >/dev/null 2>&1
-	for seq in 1 2; do
+	for seq in 1 2 3; do
 		mkdir -p "$W/o$pp.$seq"
-		# sequence 2 resends the teachers as a delta: upserts that change nothing
+		# sequences 2 and 3 resend the teachers as deltas: upserts that change nothing
 		"$T" pack --home "$H" --to 000000 --kind "$([ $seq = 1 ] && echo full || echo delta)" \
 			--seq $seq -o "$W/o$pp.$seq" "$W/s$pp/teacher.csv" >/dev/null 2>&1 ||
 			{ echo "soak: pack failed for $pp"; exit 1; }
@@ -82,19 +82,27 @@ start_server()
 }
 rss() { awk '/VmHWM/ { print $2 }' "/proc/$SP/status" 2>/dev/null; }
 # push_all SEQ: every province pushes its package SEQ at once; waits
+PUSHES=
 push_all()
 {
+	start_pushes "$1"
+	wait_pushes
+}
+start_pushes()
+{
+	PUSHES=
 	for pp in $PROVS; do
 		"$T" push --home "$GPG_TMP/p$pp" --to 000000 "$(ls "$W/o$pp.$1"/*.tmx)" \
 			>"$W/push$pp.$1.log" 2>&1 &
+		PUSHES="$PUSHES $!"
 	done
-	wait_pushes
 }
 wait_pushes()
 {
-	for j in $(jobs -p); do
-		[ "$j" = "$SP" ] || [ "$j" = "$FLOOD" ] || wait "$j" 2>/dev/null
+	for j in $PUSHES; do
+		wait "$j" 2>/dev/null
 	done
+	PUSHES=
 }
 loaded() { pg_sql "select count(*) from tmis.package_in where sequence = $1 and state = 'loaded'"; }
 
@@ -112,7 +120,7 @@ FLOOD=
 is "all 32 packages loaded exactly once" "$(loaded 1)" 32
 is "nothing lost: every teacher is there" "$(pg_sql "select count(*) from tmis.teacher")" $((32 * N))
 is "no package loaded twice" "$(pg_sql "select count(*) from tmis.exchange_log where event = 'package' and sequence = 1 and outcome like 'accepted%'")" 32
-fails=$(grep -L 'outcome +accepted' "$W"/push*.1.log | wc -l)
+fails=$(grep -LE 'outcome +accepted' "$W"/push*.1.log | wc -l)
 is "every push got its verified receipt" "$fails" 0
 r=$(rss)
 say "32 x $N teachers in $((t1 - t0)) s; server peak RSS $((r / 1024)) MB"
@@ -125,28 +133,42 @@ like "the log holds a bounded number of the flood's refusals" \
 
 # ---- 2: kill -9 during uploads and during processing -------------------------------------
 say "kill -9 during the uploads"
-for pp in $PROVS; do
-	"$T" push --home "$GPG_TMP/p$pp" --to 000000 "$(ls "$W/o$pp.2"/*.tmx)" \
-		>"$W/push$pp.2.log" 2>&1 &
-done
+start_pushes 2
 sleep 0.3
 kill -9 "$SP"
 wait "$SP" 2>/dev/null
 SP=
-wait_pushes
+sleep 1
+# the pushes keep retrying and polling; the restarted server finishes them
 check "the server restarts" start_server
+wait_pushes
 push_all 2
+is "after the kill during the uploads all 32 second packages loaded exactly once" "$(loaded 2)" 32
+is "exactly one load of each in the log" \
+	"$(pg_sql "select count(distinct partner) || ' ' || count(*) from tmis.exchange_log where event = 'package' and sequence = 2 and outcome like 'accepted%'")" "32 32"
+
 say "kill -9 while processing"
-n=$(loaded 2)
-say "$n of 32 loaded before the second kill"
+PUSHES=
+for pp in $PROVS; do
+	"$T" push --home "$GPG_TMP/p$pp" --to 000000 --no-wait "$(ls "$W/o$pp.3"/*.tmx)" \
+		>"$W/push$pp.3.log" 2>&1 &
+	PUSHES="$PUSHES $!"
+done
+wait_pushes
+i=0
+while [ "$(pg_sql "select count(*) from tmis.upload where state in ('loading', 'verified')")" = 0 ] && [ $i -lt 200 ]; do
+	sleep 0.05
+	i=$((i + 1))
+done
+say "$(loaded 3) of 32 loaded, $(pg_sql "select count(*) from tmis.upload where state in ('loading', 'verified')") being processed at the kill"
 kill -9 "$SP"
 wait "$SP" 2>/dev/null
 SP=
 check "the server restarts again" start_server
-push_all 2
-is "after two kills all 32 second packages loaded exactly once" "$(loaded 2)" 32
+push_all 3
+is "after the kill while processing all 32 third packages loaded exactly once" "$(loaded 3)" 32
 is "exactly one load of each in the log" \
-	"$(pg_sql "select count(distinct partner) || ' ' || count(*) from tmis.exchange_log where event = 'package' and sequence = 2 and outcome like 'accepted%'")" "32 32"
+	"$(pg_sql "select count(distinct partner) || ' ' || count(*) from tmis.exchange_log where event = 'package' and sequence = 3 and outcome like 'accepted%'")" "32 32"
 is "still every teacher once" "$(pg_sql "select count(*) from tmis.teacher")" $((32 * N))
 is "no upload left waiting" "$(pg_sql "select count(*) from tmis.upload where state not in ('loaded')")" 0
 stop_server
