@@ -17,9 +17,9 @@ stop()
 	[ -f "$STATE" ] || { echo "demo: nothing to stop"; return 0; }
 	. "$STATE"
 	[ -n "${DEMO_SERVER:-}" ] && kill "$DEMO_SERVER" 2>/dev/null
+	. tests/lib/pg.sh           # (it resets PG_DIR: set it after)
 	PG_DIR=$DEMO_PG
-	. tests/lib/pg.sh
-	PG_BINDIR=$(_pg_bindir)
+	_pg_bindir || return 1
 	pg_stop
 	if [ -n "${DEMO_DIR:-}" ] && [ -d "$DEMO_DIR" ]; then
 		for g in "$DEMO_DIR"/*/gnupg; do
