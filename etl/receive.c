@@ -110,24 +110,13 @@ static void log_refusal(PGconn *conn, const char *path,
 	char msg[512], hex[65];
 	long long bytes;
 
-	xlog_entry_init(&e);
 	tmerr_clear(&le);
-	e.direction = "in";
-	e.event = "package";
-	e.outcome = outcome;
-	tmerr_format(why, msg, sizeof(msg));
-	e.error = msg;
 	if (res->verified) {
-		const struct manifest *m = &res->info.m;
-
-		e.partner = m->sender;
-		e.package_id = m->id;
-		e.sequence = m->sequence;
-		e.kind = m->kind;
-		e.sha256 = res->info.sha256;
-		e.bytes = (long long)res->info.bytes;
-		e.signer_fpr = res->info.signer_fpr;
+		xlog_entry_received(&e, "package", &res->info);
 	} else {
+		xlog_entry_init(&e);
+		e.direction = "in";
+		e.event = "package";
 		/* what the uploader claimed, when it came over HTTP */
 		e.partner = res->claimed_sender;
 		e.package_id = res->claimed_id;
@@ -136,6 +125,9 @@ static void log_refusal(PGconn *conn, const char *path,
 			e.bytes = bytes;
 		}
 	}
+	e.outcome = outcome;
+	tmerr_format(why, msg, sizeof(msg));
+	e.error = msg;
 	if (PQtransactionStatus(conn) != PQTRANS_IDLE)
 		pgx_rollback(conn);
 	if (xlog_append(conn, &e, NULL, &le)) {
@@ -447,16 +439,7 @@ static int duplicate(PGconn *conn, const struct gw_home *h,
 	snprintf(res->receipt_id, sizeof(res->receipt_id), "%s", PQgetvalue(row, 0, 5));
 	res->loaded = atoll(PQgetvalue(row, 0, 6));
 	res->rejected = atoll(PQgetvalue(row, 0, 7));
-	xlog_entry_init(&e);
-	e.direction = "in";
-	e.event = "package";
-	e.partner = m->sender;
-	e.package_id = m->id;
-	e.sequence = m->sequence;
-	e.kind = m->kind;
-	e.bytes = (long long)res->info.bytes;
-	e.sha256 = res->info.sha256;
-	e.signer_fpr = res->info.signer_fpr;
+	xlog_entry_received(&e, "package", &res->info);
 	e.outcome = "duplicate";
 	e.error = "resend of a package already answered: nothing loaded, the same receipt sent again";
 	if (xlog_append(conn, &e, NULL, err) ||
@@ -670,16 +653,7 @@ int receive_package(PGconn *conn, const struct gw_home *h, const char *path,
 		snprintf(msg, sizeof(msg),
 			 "sequence gap: sequence %lld arrived while %lld is expected next; held",
 			 m->sequence, expected);
-		xlog_entry_init(&e);
-		e.direction = "in";
-		e.event = "package";
-		e.partner = m->sender;
-		e.package_id = m->id;
-		e.sequence = m->sequence;
-		e.kind = m->kind;
-		e.bytes = (long long)res->info.bytes;
-		e.sha256 = res->info.sha256;
-		e.signer_fpr = res->info.signer_fpr;
+		xlog_entry_received(&e, "package", &res->info);
 		e.outcome = "held";
 		e.error = msg;
 		if (xlog_append(conn, &e, NULL, err) ||
@@ -813,16 +787,7 @@ int receive_package(PGconn *conn, const struct gw_home *h, const char *path,
 	}
 	if (store_receipt(conn, po.path, m->sender, m->id, err))
 		goto out;
-	xlog_entry_init(&e);
-	e.direction = "in";
-	e.event = "package";
-	e.partner = m->sender;
-	e.package_id = m->id;
-	e.sequence = m->sequence;
-	e.kind = m->kind;
-	e.bytes = (long long)res->info.bytes;
-	e.sha256 = res->info.sha256;
-	e.signer_fpr = res->info.signer_fpr;
+	xlog_entry_received(&e, "package", &res->info);
 	e.loaded = res->loaded;
 	e.rejected = res->rejected;
 	e.outcome = res->outcome;

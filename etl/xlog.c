@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "package.h"
 #include "sha256.h"
 #include "xlog.h"
 
@@ -9,6 +10,21 @@ void xlog_entry_init(struct xlog_entry *e)
 {
 	memset(e, 0, sizeof(*e));
 	e->sequence = e->bytes = e->loaded = e->rejected = -1;
+}
+
+void xlog_entry_received(struct xlog_entry *e, const char *event,
+			 const struct package_info *info)
+{
+	xlog_entry_init(e);
+	e->direction = "in";
+	e->event = event;
+	e->partner = info->m.sender;
+	e->package_id = info->m.id;
+	e->sequence = info->m.sequence;
+	e->kind = info->m.kind;
+	e->bytes = (long long)info->bytes;
+	e->sha256 = info->sha256;
+	e->signer_fpr = info->signer_fpr;
 }
 
 static int db_error(PGconn *conn, PGresult *r, struct tmerr *err,

@@ -33,6 +33,13 @@ struct xlog_entry {
 /* Zeroes e and marks every number absent (-1). */
 void xlog_entry_init(struct xlog_entry *e);
 
+struct package_info;
+/* xlog_entry_init(), then a package received and verified: direction "in",
+ * event, and info's sender, id, sequence, kind, bytes, SHA-256 and signer
+ * (e points into info, which must outlive it). */
+void xlog_entry_received(struct xlog_entry *e, const char *event,
+			 const struct package_info *info);
+
 /*
  * Append e in the current transaction (or as its own statement when none is
  * open). The chain lock is held until that transaction ends, so append last.

@@ -1062,22 +1062,17 @@ static void log_refusal(PGconn *conn, const struct ximport_result *res,
 	char msg[512];
 
 	pgx_rollback(conn);
-	xlog_entry_init(&e);
+	if (res->verified) {
+		xlog_entry_received(&e, "import", &res->info);
+	} else {
+		xlog_entry_init(&e);
+		e.direction = "in";
+		e.event = "import";
+	}
 	tmerr_clear(&le);
 	tmerr_format(err, msg, sizeof(msg));
-	e.direction = "in";
-	e.event = "import";
 	e.outcome = outcome;
 	e.error = msg;
-	if (res->verified) {
-		e.partner = res->info.m.sender;
-		e.package_id = res->info.m.id;
-		e.sequence = res->info.m.sequence;
-		e.kind = res->info.m.kind;
-		e.sha256 = res->info.sha256;
-		e.bytes = (long long)res->info.bytes;
-		e.signer_fpr = res->info.signer_fpr;
-	}
 	if (xlog_append(conn, &e, NULL, &le)) {
 		size_t n = strlen(err->msg);
 
@@ -1460,16 +1455,7 @@ static int import_txn(PGconn *conn, const struct ximport_opts *o,
 		return -1;
 	PQclear(r);
 	res->state = o->files_dir ? "written" : "imported";
-	xlog_entry_init(&e);
-	e.direction = "in";
-	e.event = "import";
-	e.partner = m->sender;
-	e.package_id = m->id;
-	e.sequence = m->sequence;
-	e.kind = m->kind;
-	e.bytes = (long long)res->info.bytes;
-	e.sha256 = res->info.sha256;
-	e.signer_fpr = res->info.signer_fpr;
+	xlog_entry_received(&e, "import", &res->info);
 	e.loaded = res->records;
 	e.outcome = res->state;
 	if (xlog_append(conn, &e, NULL, err))

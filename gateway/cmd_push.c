@@ -152,16 +152,8 @@ static int take_receipt(const struct gw_home *h, const struct partner *p,
 			fprintf(stderr, "tmisgw: warning: the receipt was not recorded: %s",
 				PQresultErrorMessage(r));
 		else if (atoll(PQcmdTuples(r)) == 1) {
-			xlog_entry_init(&e);
-			e.direction = "in";
-			e.event = "receipt";
-			e.partner = p->org;
-			e.package_id = info.m.id;
-			e.sequence = info.m.sequence;
-			e.kind = "receipt";
-			e.bytes = (long long)info.bytes;
-			e.sha256 = info.sha256;
-			e.signer_fpr = info.signer_fpr;
+			/* verified above: sent by p->org, of kind receipt */
+			xlog_entry_received(&e, "receipt", &info);
 			e.loaded = ld;
 			e.rejected = rj;
 			e.outcome = info.m.outcome;
@@ -218,28 +210,43 @@ static int push_one(const struct gw_home *h, const struct partner *p, PGconn *db
 	return take_receipt(h, p, db, st.id, sha);
 }
 
+/*
+ * The client side's start: libcurl, the home, and partner org from its
+ * config (notes on stderr). 0, or an exit code after reporting the error.
+ */
+static int open_partner(struct ctx *c, const char *org, struct gw_home *h,
+			struct partner *p)
+{
+	struct tmerr err;
+
+	tmerr_clear(&err);
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	if (home_open(h, arg_get(c, "home"), 0, &err) ||
+	    partner_load(h, org, p, &err)) {
+		report_error(&err);
+		home_close(h);
+		curl_global_cleanup();
+		return exit_code_for(&err);
+	}
+	p->log = note;
+	return 0;
+}
+
 int cmd_push(struct ctx *c)
 {
 	const char *to = arg_get(c, "to");
 	struct partner p;
 	struct gw_home h;
-	struct tmerr err;
 	PGconn *db;
 	int rc;
 
-	tmerr_clear(&err);
 	if (!to) {
 		fprintf(stderr, "tmisgw push: --to ORG is required\n");
 		return EXIT_USAGE;
 	}
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (home_open(&h, arg_get(c, "home"), 0, &err) ||
-	    partner_load(&h, to, &p, &err)) {
-		report_error(&err);
-		home_close(&h);
-		return exit_code_for(&err);
-	}
-	p.log = note;
+	rc = open_partner(c, to, &h, &p);
+	if (rc)
+		return rc;
 	db = maybe_db(c);
 	rc = push_one(&h, &p, db, c->args.pos[0], arg_get(c, "no-wait") != NULL);
 	if (db && db != c->conn)
@@ -273,14 +280,10 @@ int cmd_sync(struct ctx *c)
 		fprintf(stderr, "tmisgw sync: --to ORG is required\n");
 		return EXIT_USAGE;
 	}
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (home_open(&h, arg_get(c, "home"), 0, &err) ||
-	    partner_load(&h, to, &p, &err)) {
-		report_error(&err);
-		home_close(&h);
-		return exit_code_for(&err);
-	}
-	p.log = note;
+	rc = open_partner(c, to, &h, &p);
+	if (rc)
+		return rc;
+	rc = EXIT_FAIL;
 	r = PQexecParams(c->conn, "SELECT pg_advisory_lock(hashtext('tmisgw sync ' || $1))",
 			 1, NULL, v, NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -370,15 +373,15 @@ int cmd_pull(struct ctx *c)
 		return EXIT_USAGE;
 	}
 	o.expect_sender = from;
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-	if (home_open(&h, arg_get(c, "home"), 0, &err) ||
-	    partner_load(&h, from, &p, &err) ||
-	    xprofile_pull_since(c->conn, from, &since, &err)) {
+	rc = open_partner(c, from, &h, &p);
+	if (rc)
+		return rc;
+	rc = EXIT_FAIL;
+	if (xprofile_pull_since(c->conn, from, &since, &err)) {
 		report_error(&err);
-		home_close(&h);
-		return exit_code_for(&err);
+		rc = exit_code_for(&err);
+		goto out;
 	}
-	p.log = note;
 	snprintf(dir, sizeof(dir), "%s/exports", h.inbox);
 	if (mkdir(dir, 0700) && errno != EEXIST) {
 		fprintf(stderr, "tmisgw: error: cannot make \"%s\": %s\n", dir, strerror(errno));
