@@ -18,27 +18,6 @@ static int fail(struct tmerr *err, struct gw_home *h)
 	return exit_code_for(err);
 }
 
-/* "-o VALUE" among the positionals into *out (as pack takes it). */
-static int take_o(struct ctx *c, const char **out)
-{
-	for (int i = 0; i < c->args.npos; i++) {
-		if (strcmp(c->args.pos[i], "-o"))
-			continue;
-		if (i + 1 >= c->args.npos || *out) {
-			fprintf(stderr, "tmisgw %s: %s\n", c->cmd->name,
-				*out ? "the output is given twice" :
-				       "option \"-o\" needs a value");
-			return -1;
-		}
-		*out = c->args.pos[i + 1];
-		memmove(&c->args.pos[i], &c->args.pos[i + 2],
-			(size_t)(c->args.npos - i - 2) * sizeof(char *));
-		c->args.npos -= 2;
-		i--;
-	}
-	return 0;
-}
-
 static void print_masks(const struct xprofile *p)
 {
 	int any = 0;
@@ -69,8 +48,6 @@ int cmd_export(struct ctx *c)
 	long long since = 0;
 
 	tmerr_clear(&err);
-	if (take_o(c, &out))
-		return EXIT_USAGE;
 	if (c->args.npos) {
 		fprintf(stderr, "tmisgw export: unexpected argument \"%s\"\n",
 			c->args.pos[0]);

@@ -30,30 +30,6 @@ static int fail(struct tmerr *err, struct gw_home *h)
 	return exit_code_for(err);
 }
 
-/*
- * Takes "-o VALUE" out of the positionals into *out: the option table has
- * long options only, and "-o" is what people type. --out works as well.
- */
-static int take_o(struct ctx *c, const char **out)
-{
-	for (int i = 0; i < c->args.npos; i++) {
-		if (strcmp(c->args.pos[i], "-o"))
-			continue;
-		if (i + 1 >= c->args.npos || *out) {
-			fprintf(stderr, "tmisgw %s: %s\n", c->cmd->name,
-				*out ? "the output is given twice" :
-				       "option \"-o\" needs a value");
-			return -1;
-		}
-		*out = c->args.pos[i + 1];
-		memmove(&c->args.pos[i], &c->args.pos[i + 2],
-			(size_t)(c->args.npos - i - 2) * sizeof(char *));
-		c->args.npos -= 2;
-		i--;
-	}
-	return 0;
-}
-
 static int parse_seq(const char *s, long long *v)
 {
 	char *end;
@@ -138,8 +114,6 @@ int cmd_pack(struct ctx *c)
 
 	tmerr_clear(&err);
 	manifest_init(&m);
-	if (take_o(c, &out))
-		return EXIT_USAGE;
 	if (arg_get(c, "from-db"))
 		return pack_from_db(c, out);
 	if (!to || !kind || !seq || !out || !c->args.npos) {
@@ -284,8 +258,6 @@ int cmd_unpack(struct ctx *c)
 	int e;
 
 	tmerr_clear(&err);
-	if (take_o(c, &out))
-		return EXIT_USAGE;
 	if (!out || c->args.npos != 1) {
 		fprintf(stderr, "tmisgw unpack: expected PKG -o DIR\n");
 		return EXIT_USAGE;

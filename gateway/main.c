@@ -347,6 +347,15 @@ const char *arg_get(const struct ctx *c, const char *name)
 
 /* Parse --opt VALUE, --opt=VALUE, flags and positionals; "--" ends options.
  * Returns 0, 1 for --help, or -1 (message printed). */
+/* Index of option name in cmd's table, or -1. */
+static int opt_index(const struct cmd *cmd, const char *name)
+{
+	for (int k = 0; cmd->opts[k].name; k++)
+		if (!strcmp(cmd->opts[k].name, name))
+			return k;
+	return -1;
+}
+
 static int parse_args(struct ctx *c, int argc, char **argv)
 {
 	const struct cmd *cmd = c->cmd;
@@ -360,6 +369,17 @@ static int parse_args(struct ctx *c, int argc, char **argv)
 		size_t nl;
 		int k;
 
+		if (!only_pos && !strcmp(a, "-o") && (k = opt_index(cmd, "out")) >= 0) {
+			/* "-o FILE", what people type, for a command's --out */
+			if (i + 1 >= argc || c->args.val[k]) {
+				fprintf(stderr, "tmisgw %s: %s\n", cmd->name,
+					c->args.val[k] ? "the output is given twice" :
+							 "option \"-o\" needs a value");
+				return -1;
+			}
+			c->args.val[k] = argv[++i];
+			continue;
+		}
 		if (only_pos || a[0] != '-' || a[1] != '-' || !a[2]) {
 			if (!only_pos && !strcmp(a, "--")) {
 				only_pos = 1;
