@@ -620,9 +620,20 @@ static void extras_json(const struct category_def *c, const unsigned char *sup,
 	buf_addch(out, '}');
 }
 
+/* t.key = s.key for each key column of c */
+static void key_join(const struct category_def *c, struct buf *sql)
+{
+	size_t k;
+
+	for (k = 0; k < c->nkeys; k++)
+		buf_addf(sql, "%st.\"%s\" = s.\"%s\"", k ? " AND " : "",
+			 c->fields[c->keys[k]].name, c->fields[c->keys[k]].name);
+}
+
 /* Merge the staging table into the target: a plain INSERT when the target
- * is empty (direct path leftovers), else INSERT ... ON CONFLICT DO UPDATE
- * only where something differs, counting inserts and updates. */
+ * is empty (direct path leftovers), else an UPDATE where something differs
+ * and an INSERT of the new keys, counting both. */
+
 static int merge_stage(PGconn *conn, const struct file_job *job,
 		       const unsigned char *sup, long long load_id, int empty,
 		       long long staged, struct load_counts *cnt,
@@ -630,6 +641,7 @@ static int merge_stage(PGconn *conn, const struct file_job *job,
 {
 	const struct category_def *c = job->cat;
 	struct buf sql = BUF_INIT(SQL_CAP), cols = BUF_INIT(SQL_CAP);
+	long long inserted = 0, updated = 0, differ;
 	size_t f, k;
 	PGresult *r;
 
@@ -647,29 +659,19 @@ static int merge_stage(PGconn *conn, const struct file_job *job,
 		PQclear(r);
 		return 0;
 	}
-	buf_addf(&sql, "WITH m AS (INSERT INTO tmis.\"%s\" AS t (%s, load_id, src_line) "
-		       "SELECT %s, %lld, _line FROM tmisgw_stage ON CONFLICT (",
-		 c->name, cols.ptr, cols.ptr, load_id);
-	for (k = 0; k < c->nkeys; k++)
-		buf_addf(&sql, "%s\"%s\"", k ? ", " : "", c->fields[c->keys[k]].name);
-	/* always DO UPDATE: even a key-only row may bring a record back */
-	buf_addstr(&sql, ") DO UPDATE SET ");
-	for (f = 0; f < c->nfields; f++)
-		if (sup[f] && !c->fields[f].key && !c->fields[f].extra)
-			buf_addf(&sql, "\"%s\" = EXCLUDED.\"%s\", ",
-				 c->fields[f].name, c->fields[f].name);
-	/* indicators the file supplies replace theirs; others stay */
-	if (extras_supplied(c, sup))
-		buf_addstr(&sql, "extra = COALESCE(t.extra, '{}') || EXCLUDED.extra, ");
-	/* a record that comes back after being superseded is current again */
-	if (c->multi)
-		buf_addstr(&sql, "current = true, superseded_at = NULL, "
-				 "superseded_load = NULL, ");
-	else
-		buf_addstr(&sql, "reported = true, ");
-	buf_addstr(&sql, "load_id = EXCLUDED.load_id, src_line = EXCLUDED.src_line, "
-			 "change_no = nextval('tmis.change_no_seq'), "
-			 "updated_at = now() WHERE ROW(");
+	/*
+	 * The target is locked against other writers (target_empty). One join
+	 * picks the staged rows that are new or differ; an UPDATE and an INSERT
+	 * then touch only those. INSERT ... ON CONFLICT DO UPDATE locks, and so
+	 * rewrites, every unchanged row, and its per-row index probes thrash a
+	 * small buffer cache: 13.8 s for a reload of 1M unchanged teachers.
+	 */
+	buf_addf(&sql, "CREATE TEMP TABLE tmisgw_diff ON COMMIT DROP AS "
+		       "SELECT s._line, t.\"%s\" IS NULL AS _new "
+		       "FROM tmisgw_stage s LEFT JOIN tmis.\"%s\" t ON ",
+		 c->fields[c->keys[0]].name, c->name);
+	key_join(c, &sql);
+	buf_addf(&sql, " WHERE t.\"%s\" IS NULL OR ROW(", c->fields[c->keys[0]].name);
 	for (f = 0, k = 0; f < c->nfields; f++)
 		if (sup[f] && !c->fields[f].key && !c->fields[f].extra)
 			buf_addf(&sql, "%st.\"%s\"", k++ ? ", " : "",
@@ -680,25 +682,72 @@ static int merge_stage(PGconn *conn, const struct file_job *job,
 	buf_addstr(&sql, ") IS DISTINCT FROM ROW(");
 	for (f = 0, k = 0; f < c->nfields; f++)
 		if (sup[f] && !c->fields[f].key && !c->fields[f].extra)
-			buf_addf(&sql, "%sEXCLUDED.\"%s\"", k++ ? ", " : "",
+			buf_addf(&sql, "%ss.\"%s\"", k++ ? ", " : "",
 				 c->fields[f].name);
 	buf_addf(&sql, "%strue", k++ ? ", " : "");
 	if (extras_supplied(c, sup))
-		buf_addf(&sql, "%sCOALESCE(t.extra, '{}') || EXCLUDED.extra",
+		buf_addf(&sql, "%sCOALESCE(t.extra, '{}') || s.extra",
 			 k++ ? ", " : "");
-	buf_addstr(&sql, ") RETURNING (xmax = 0) AS ins) ");
-	buf_addstr(&sql, "SELECT count(*) FILTER (WHERE ins), "
-			 "count(*) FILTER (WHERE NOT ins) FROM m");
+	buf_addstr(&sql, ")");
 	r = PQexec(conn, sql.ptr);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+		buf_release(&sql);
+		buf_release(&cols);
+		return pgx_fail(conn, r, err, "comparing staged rows");
+	}
+	differ = atoll(PQcmdTuples(r));
+	PQclear(r);
+	if (differ) {
+		buf_reset(&sql);
+		buf_addf(&sql, "UPDATE tmis.\"%s\" AS t SET ", c->name);
+		for (f = 0; f < c->nfields; f++)
+			if (sup[f] && !c->fields[f].key && !c->fields[f].extra)
+				buf_addf(&sql, "\"%s\" = s.\"%s\", ",
+					 c->fields[f].name, c->fields[f].name);
+		/* indicators the file supplies replace theirs; others stay */
+		if (extras_supplied(c, sup))
+			buf_addstr(&sql, "extra = COALESCE(t.extra, '{}') || s.extra, ");
+		/* a record that comes back after being superseded is current again */
+		if (c->multi)
+			buf_addstr(&sql, "current = true, superseded_at = NULL, "
+					 "superseded_load = NULL, ");
+		else
+			buf_addstr(&sql, "reported = true, ");
+		buf_addf(&sql, "load_id = %lld, src_line = s._line, "
+			       "change_no = nextval('tmis.change_no_seq'), updated_at = now() "
+			       "FROM tmisgw_stage s JOIN tmisgw_diff d ON d._line = s._line "
+			       "AND NOT d._new WHERE ", load_id);
+		key_join(c, &sql);
+		r = PQexec(conn, sql.ptr);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			buf_release(&sql);
+			buf_release(&cols);
+			return pgx_fail(conn, r, err, "updating changed records");
+		}
+		updated = atoll(PQcmdTuples(r));
+		PQclear(r);
+
+		buf_reset(&sql);
+		buf_addf(&sql, "INSERT INTO tmis.\"%s\" (%s, load_id, src_line) "
+			       "SELECT %s, %lld, s._line FROM tmisgw_stage s "
+			       "JOIN tmisgw_diff d ON d._line = s._line AND d._new",
+			 c->name, cols.ptr, cols.ptr, load_id);
+		r = PQexec(conn, sql.ptr);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+			buf_release(&sql);
+			buf_release(&cols);
+			return pgx_fail(conn, r, err, "inserting new records");
+		}
+		inserted = atoll(PQcmdTuples(r));
+		PQclear(r);
+	}
 	buf_release(&sql);
 	buf_release(&cols);
-	if (PQresultStatus(r) != PGRES_TUPLES_OK)
-		return pgx_fail(conn, r, err, "merging staged rows");
-	cnt->inserted += atoll(PQgetvalue(r, 0, 0));
-	cnt->updated += atoll(PQgetvalue(r, 0, 1));
-	cnt->unchanged += staged - atoll(PQgetvalue(r, 0, 0)) -
-			  atoll(PQgetvalue(r, 0, 1));
-	PQclear(r);
+	if (pgx_exec(conn, "DROP TABLE tmisgw_diff", err, "dropping the comparison table"))
+		return -1;
+	cnt->inserted += inserted;
+	cnt->updated += updated;
+	cnt->unchanged += staged - inserted - updated;
 	return 0;
 }
 
