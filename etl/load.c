@@ -630,6 +630,27 @@ static void key_join(const struct category_def *c, struct buf *sql)
 			 c->fields[c->keys[k]].name, c->fields[c->keys[k]].name);
 }
 
+/*
+ * The columns a merge compares, for ROW(...): of the target (side 't') or
+ * as the staged row would leave them (side 's').
+ */
+static void add_compared(const struct category_def *c, const unsigned char *sup,
+			 char side, struct buf *sql)
+{
+	size_t f;
+
+	for (f = 0; f < c->nfields; f++)
+		if (sup[f] && !c->fields[f].key && !c->fields[f].extra)
+			buf_addf(sql, "%c.\"%s\", ", side, c->fields[f].name);
+	if (side == 't')
+		buf_addstr(sql, c->multi ? "t.current" : "t.reported");
+	else
+		buf_addstr(sql, "true");
+	if (extras_supplied(c, sup))
+		buf_addstr(sql, side == 't' ? ", t.extra" :
+			   ", COALESCE(t.extra, '{}') || s.extra");
+}
+
 /* Merge the staging table into the target: a plain INSERT when the target
  * is empty (direct path leftovers), else an UPDATE where something differs
  * and an INSERT of the new keys, counting both. */
@@ -642,22 +663,19 @@ static int merge_stage(PGconn *conn, const struct file_job *job,
 	const struct category_def *c = job->cat;
 	struct buf sql = BUF_INIT(SQL_CAP), cols = BUF_INIT(SQL_CAP);
 	long long inserted = 0, updated = 0, differ;
-	size_t f, k;
-	PGresult *r;
+	size_t f;
+	int rc = -1;
 
 	supplied_cols(c, sup, &cols);
 	if (empty) {
 		buf_addf(&sql, "INSERT INTO tmis.\"%s\" (%s, load_id, src_line) "
 			       "SELECT %s, %lld, _line FROM tmisgw_stage",
 			 c->name, cols.ptr, cols.ptr, load_id);
-		r = PQexec(conn, sql.ptr);
-		buf_release(&sql);
-		buf_release(&cols);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK)
-			return pgx_fail(conn, r, err, "inserting staged rows");
-		cnt->inserted += atoll(PQcmdTuples(r));
-		PQclear(r);
-		return 0;
+		if (pgx_exec_rows(conn, sql.ptr, &inserted, err, "inserting staged rows"))
+			goto out;
+		cnt->inserted += inserted;
+		rc = 0;
+		goto out;
 	}
 	/*
 	 * The target is locked against other writers (target_empty). One join
@@ -672,83 +690,56 @@ static int merge_stage(PGconn *conn, const struct file_job *job,
 		 c->fields[c->keys[0]].name, c->name);
 	key_join(c, &sql);
 	buf_addf(&sql, " WHERE t.\"%s\" IS NULL OR ROW(", c->fields[c->keys[0]].name);
-	for (f = 0, k = 0; f < c->nfields; f++)
-		if (sup[f] && !c->fields[f].key && !c->fields[f].extra)
-			buf_addf(&sql, "%st.\"%s\"", k++ ? ", " : "",
-				 c->fields[f].name);
-	buf_addf(&sql, "%st.%s", k++ ? ", " : "", c->multi ? "current" : "reported");
-	if (extras_supplied(c, sup))
-		buf_addf(&sql, "%st.extra", k++ ? ", " : "");
+	add_compared(c, sup, 't', &sql);
 	buf_addstr(&sql, ") IS DISTINCT FROM ROW(");
-	for (f = 0, k = 0; f < c->nfields; f++)
-		if (sup[f] && !c->fields[f].key && !c->fields[f].extra)
-			buf_addf(&sql, "%ss.\"%s\"", k++ ? ", " : "",
-				 c->fields[f].name);
-	buf_addf(&sql, "%strue", k++ ? ", " : "");
-	if (extras_supplied(c, sup))
-		buf_addf(&sql, "%sCOALESCE(t.extra, '{}') || s.extra",
-			 k++ ? ", " : "");
+	add_compared(c, sup, 's', &sql);
 	buf_addstr(&sql, ")");
-	r = PQexec(conn, sql.ptr);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-		buf_release(&sql);
-		buf_release(&cols);
-		return pgx_fail(conn, r, err, "comparing staged rows");
-	}
-	differ = atoll(PQcmdTuples(r));
-	PQclear(r);
-	if (differ) {
-		buf_reset(&sql);
-		buf_addf(&sql, "UPDATE tmis.\"%s\" AS t SET ", c->name);
-		for (f = 0; f < c->nfields; f++)
-			if (sup[f] && !c->fields[f].key && !c->fields[f].extra)
-				buf_addf(&sql, "\"%s\" = s.\"%s\", ",
-					 c->fields[f].name, c->fields[f].name);
-		/* indicators the file supplies replace theirs; others stay */
-		if (extras_supplied(c, sup))
-			buf_addstr(&sql, "extra = COALESCE(t.extra, '{}') || s.extra, ");
-		/* a record that comes back after being superseded is current again */
-		if (c->multi)
-			buf_addstr(&sql, "current = true, superseded_at = NULL, "
-					 "superseded_load = NULL, ");
-		else
-			buf_addstr(&sql, "reported = true, ");
-		buf_addf(&sql, "load_id = %lld, src_line = s._line, "
-			       "change_no = nextval('tmis.change_no_seq'), updated_at = now() "
-			       "FROM tmisgw_stage s JOIN tmisgw_diff d ON d._line = s._line "
-			       "AND NOT d._new WHERE ", load_id);
-		key_join(c, &sql);
-		r = PQexec(conn, sql.ptr);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-			buf_release(&sql);
-			buf_release(&cols);
-			return pgx_fail(conn, r, err, "updating changed records");
-		}
-		updated = atoll(PQcmdTuples(r));
-		PQclear(r);
+	if (pgx_exec_rows(conn, sql.ptr, &differ, err, "comparing staged rows"))
+		goto out;
+	if (!differ)
+		goto drop;
 
-		buf_reset(&sql);
-		buf_addf(&sql, "INSERT INTO tmis.\"%s\" (%s, load_id, src_line) "
-			       "SELECT %s, %lld, s._line FROM tmisgw_stage s "
-			       "JOIN tmisgw_diff d ON d._line = s._line AND d._new",
-			 c->name, cols.ptr, cols.ptr, load_id);
-		r = PQexec(conn, sql.ptr);
-		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-			buf_release(&sql);
-			buf_release(&cols);
-			return pgx_fail(conn, r, err, "inserting new records");
-		}
-		inserted = atoll(PQcmdTuples(r));
-		PQclear(r);
-	}
-	buf_release(&sql);
-	buf_release(&cols);
+	buf_reset(&sql);
+	buf_addf(&sql, "UPDATE tmis.\"%s\" AS t SET ", c->name);
+	for (f = 0; f < c->nfields; f++)
+		if (sup[f] && !c->fields[f].key && !c->fields[f].extra)
+			buf_addf(&sql, "\"%s\" = s.\"%s\", ",
+				 c->fields[f].name, c->fields[f].name);
+	/* indicators the file supplies replace theirs; others stay */
+	if (extras_supplied(c, sup))
+		buf_addstr(&sql, "extra = COALESCE(t.extra, '{}') || s.extra, ");
+	/* a record that comes back after being superseded is current again */
+	if (c->multi)
+		buf_addstr(&sql, "current = true, superseded_at = NULL, "
+				 "superseded_load = NULL, ");
+	else
+		buf_addstr(&sql, "reported = true, ");
+	buf_addf(&sql, "load_id = %lld, src_line = s._line, "
+		       "change_no = nextval('tmis.change_no_seq'), updated_at = now() "
+		       "FROM tmisgw_stage s JOIN tmisgw_diff d ON d._line = s._line "
+		       "AND NOT d._new WHERE ", load_id);
+	key_join(c, &sql);
+	if (pgx_exec_rows(conn, sql.ptr, &updated, err, "updating changed records"))
+		goto out;
+
+	buf_reset(&sql);
+	buf_addf(&sql, "INSERT INTO tmis.\"%s\" (%s, load_id, src_line) "
+		       "SELECT %s, %lld, s._line FROM tmisgw_stage s "
+		       "JOIN tmisgw_diff d ON d._line = s._line AND d._new",
+		 c->name, cols.ptr, cols.ptr, load_id);
+	if (pgx_exec_rows(conn, sql.ptr, &inserted, err, "inserting new records"))
+		goto out;
+drop:
 	if (pgx_exec(conn, "DROP TABLE tmisgw_diff", err, "dropping the comparison table"))
-		return -1;
+		goto out;
 	cnt->inserted += inserted;
 	cnt->updated += updated;
 	cnt->unchanged += staged - inserted - updated;
-	return 0;
+	rc = 0;
+out:
+	buf_release(&sql);
+	buf_release(&cols);
+	return rc;
 }
 
 /*

@@ -21,15 +21,23 @@ int pgx_fail(PGconn *conn, PGresult *r, struct tmerr *err, const char *what)
 	return -1;
 }
 
-int pgx_exec(PGconn *conn, const char *sql, struct tmerr *err, const char *what)
+int pgx_exec_rows(PGconn *conn, const char *sql, long long *rows,
+		  struct tmerr *err, const char *what)
 {
 	PGresult *r = PQexec(conn, sql);
 	ExecStatusType st = PQresultStatus(r);
 
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
 		return pgx_fail(conn, r, err, what);
+	if (rows)
+		*rows = atoll(PQcmdTuples(r));
 	PQclear(r);
 	return 0;
+}
+
+int pgx_exec(PGconn *conn, const char *sql, struct tmerr *err, const char *what)
+{
+	return pgx_exec_rows(conn, sql, NULL, err, what);
 }
 
 PGresult *pgx_query(PGconn *conn, const char *sql, int n,

@@ -17,6 +17,11 @@ int pgx_fail(PGconn *conn, PGresult *r, struct tmerr *err, const char *what);
 /* Run sql (no parameters); 0, or -1 with err. */
 int pgx_exec(PGconn *conn, const char *sql, struct tmerr *err, const char *what);
 
+/* pgx_exec, and the number of rows the command wrote (or returned) in
+ * *rows when rows is not NULL. */
+int pgx_exec_rows(PGconn *conn, const char *sql, long long *rows,
+		  struct tmerr *err, const char *what);
+
 /* Run sql with n text parameters; the result (caller clears it), or NULL
  * with err. */
 PGresult *pgx_query(PGconn *conn, const char *sql, int n,

@@ -450,13 +450,17 @@ if [ "${BENCH_SERVE:-1}" != 0 ] && [ -n "${PH:-}" ] && command -v curl >/dev/nul
 		printf '%08d' "$k" | dd of="$W/srv/c$k.bin" bs=1 conv=notrunc 2>/dev/null
 		k=$((k + 1))
 	done
-	k=0
+	k=0 pids=
 	while [ $k -lt 32 ]; do
-		upload "$W/srv/c$k.bin" $((100 + k)) &
+		upload "$W/srv/c$k.bin" $((100 + k)) 2>>"$W/up32.log" &
+		pids="$pids $!"
 		k=$((k + 1))
 	done
-	wait_jobs=$(jobs -p | grep -v "^$SRV\$")
-	for j in $wait_jobs; do wait "$j"; done
+	nfail=0
+	for j in $pids; do wait "$j" || nfail=$((nfail + 1)); done
+	[ "$nfail" = 0 ] || die "$nfail of the 32 concurrent uploads failed" "$W/up32.log"
+	n32=$("$PSQL" -X -q -At -d centre -c "SELECT count(*) FROM tmis.upload WHERE package_id LIKE '%-0000000001__'")
+	[ "$n32" = 32 ] || die "the server recorded $n32 of the 32 concurrent uploads" "$W/serve.log"
 	srv_stop_rss
 	u_rss_32=$srv_rss
 	say "  32 concurrent 20 MB uploads: server peak RSS $u_rss_32 KB"

@@ -62,6 +62,10 @@ like "reload says unchanged" "$(cat "$W/out2")" 'unchanged: every row matches'
 like "reload counts unchanged teachers" "$(cat "$W/out2")" 'teacher +5 +0 +0 +5 +0'
 is "reload leaves rows untouched" \
 	"$(pg_sql 'select max(change_no)||max(updated_at)::text from tmis.teacher')" "$before"
+# a merge that locks each matched row (ON CONFLICT DO UPDATE ... WHERE) would
+# leave the reload's transaction id in xmax of every unchanged row
+is "reload neither locks nor rewrites unchanged rows" \
+	"$(pg_sql "select count(*) from tmis.teacher where xmax <> '0'")" 0
 
 # ---- a changed row updates ------------------------------------------------
 "$T" load --no-progress --category teacher "$D/teacher_changed.csv" >"$W/out3" 2>&1
