@@ -349,17 +349,24 @@ if [ "${BENCH_PKG:-1}" != 0 ] && command -v gpg >/dev/null && command -v zstd >/
 		t_targpg="$t_targpg $secs"
 		say "  pack $(tail -n 1 <"$W/pack.log" | cut -c1-60)... ${t_pack##* } s, tar --zstd | gpg -se $secs s"
 
-		fresh
-		pg_sql "TRUNCATE tmis.package_in" >/dev/null
-		timed "$W/lpkg.log" "$T" load --home "$CH" --no-progress "$PKGF" ||
-			die "tmisgw load PKG failed" "$W/lpkg.log"
-		t_lpkg="$t_lpkg $secs"
-		p_rss_n="$p_rss_n $rss_kb"
-		fresh
-		timed "$W/lplain.log" "$T" load --no-progress "$W/pk/data/teacher.csv" "$W/pk/data/training.csv" ||
-			die "tmisgw load of the unpacked files failed" "$W/lplain.log"
-		t_lplain="$t_lplain $secs"
-		say "  load PKG ${t_lpkg##* } s, load of the same files $secs s"
+		# the pair swaps order each round, so a machine slowing down or
+		# speeding up during a round favours neither
+		for which in $([ $((r % 2)) = 1 ] && echo pkg files || echo files pkg); do
+			fresh
+			if [ "$which" = pkg ]; then
+				pg_sql "TRUNCATE tmis.package_in" >/dev/null
+				timed "$W/lpkg.log" "$T" load --home "$CH" --no-progress "$PKGF" ||
+					die "tmisgw load PKG failed" "$W/lpkg.log"
+				t_lpkg="$t_lpkg $secs"
+				p_rss_n="$p_rss_n $rss_kb"
+			else
+				timed "$W/lplain.log" "$T" load --no-progress "$W/pk/data/teacher.csv" \
+					"$W/pk/data/training.csv" ||
+					die "tmisgw load of the unpacked files failed" "$W/lplain.log"
+				t_lplain="$t_lplain $secs"
+			fi
+		done
+		say "  load PKG ${t_lpkg##* } s, load of the same files ${t_lplain##* } s"
 		r=$((r + 1))
 	done
 	# peak RSS of load PKG for a tenth-size package
