@@ -208,4 +208,24 @@ like "inserted + rejected = read" "$(cat "$W/out15")" 'teacher +40[0-9]{3} +[0-9
 n_ins=$(awk '$1 == "teacher" {print $3}' "$W/out15")
 is "every inserted row is stored" "$(fresh "select count(*) from tmis.teacher")" "$n_ins"
 
+# ---- records that share a line (one-line XML) merge by key --------------------
+mkdir -p "$W/ol1" "$W/ol2"
+olrec() {
+	printf '<training><id_type>1</id_type><id_number>410105198003130119</id_number><project>%s</project><start_date>2024-07-01</start_date><end_date>2024-07-03</end_date><kind>1</kind><hours>%s</hours><provider>X</provider></training>' "$1" "$2"
+}
+olfile() {
+	printf '<?xml version="1.0" encoding="UTF-8"?>\n<records xmlns="urn:tmis:indicators:1" category="training">'
+	while [ $# -gt 1 ]; do olrec "$1" "$2"; shift 2; done
+	printf '</records>\n'
+}
+olfile L1 8 L2 9 >"$W/ol1/training.xml"
+olfile L1 8 L2 10 L3 7 >"$W/ol2/training.xml"
+"$T" load --no-progress "$W/ol1/training.xml" >"$W/out16" 2>&1
+like "a one-line XML file loads" "$(cat "$W/out16")" 'training +2 +2 +0 +0 +0'
+"$T" load --no-progress "$W/ol2/training.xml" >"$W/out17" 2>&1
+like "its records, all on line 2, are merged one by one" "$(cat "$W/out17")" 'training +3 +1 +1 +1 +0'
+is "each stored once with its own values" \
+	"$(pg_sql "select string_agg(project || ':' || hours::int, ',' order by project) from tmis.training where project like 'L_'")" \
+	"L1:8,L2:10,L3:7"
+
 done_testing
