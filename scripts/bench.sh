@@ -189,9 +189,9 @@ fi
 # ---- teacher.csv: tmisgw, reload, \copy, dirty, pgloader, alternating --------
 t_load= t_reload= t_copy= t_dirty= t_pgl= rss_n= rss_n10=
 r=1
-while [ "$r" -le "$REPS" ]; do
-	say "bench: round $r of $REPS"
-
+# the teacher contenders, one round each
+bench_clean()
+{
 	fresh
 	tm_load load "$CSV"
 	t_load="$t_load $secs"
@@ -201,7 +201,9 @@ while [ "$r" -le "$REPS" ]; do
 	tm_load reload "$CSV"
 	t_reload="$t_reload $secs"
 	say "  tmisgw load $first s ($(rows_read "$W/load.log") rows), reload $secs s"
-
+}
+bench_copy()
+{
 	fresh
 	timed "$W/copy.log" "$PSQL" -X -q -v ON_ERROR_STOP=1 \
 		-c "\\copy tmis.teacher ($COLS) FROM '$CSV' WITH (FORMAT csv, HEADER true)" ||
@@ -209,26 +211,40 @@ while [ "$r" -le "$REPS" ]; do
 	t_copy="$t_copy $secs"
 	[ "$(count_teachers)" = "$N" ] || die "psql \\copy stored $(count_teachers) of $N teachers"
 	say "  psql \\copy $secs s"
-
+}
+bench_dirty()
+{
 	fresh
 	tm_load dirty "$W/dirty/teacher.csv"
 	t_dirty="$t_dirty $secs"
 	dirty_read=$(rows_read "$W/dirty.log")
 	say "  tmisgw load (1 % dirty) $secs s ($dirty_read rows, $(($(wc -l <"$W/dirty.rej") - 1)) rejected)"
-
-	if [ -n "$PGLOADER" ]; then
-		fresh
-		if timed "$W/pgloader.log" "$PGLOADER" --root-dir "$W/pgloader" \
-			--logfile "$W/pgloader/pgloader.log" "$W/teacher.load" &&
-			[ "$(count_teachers)" = "$N" ]; then
-			t_pgl="$t_pgl $secs"
-			say "  pgloader $secs s"
-		else
-			say "bench: pgloader failed or stored $(count_teachers) of $N teachers; skipping it:"
-			tail -n 20 "$W/pgloader.log" >&2
-			PGLOADER=
-		fi
+}
+bench_pgloader()
+{
+	[ -n "$PGLOADER" ] || return 0
+	fresh
+	if timed "$W/pgloader.log" "$PGLOADER" --root-dir "$W/pgloader" \
+		--logfile "$W/pgloader/pgloader.log" "$W/teacher.load" &&
+		[ "$(count_teachers)" = "$N" ]; then
+		t_pgl="$t_pgl $secs"
+		say "  pgloader $secs s"
+	else
+		say "bench: pgloader failed or stored $(count_teachers) of $N teachers; skipping it:"
+		tail -n 20 "$W/pgloader.log" >&2
+		PGLOADER=
 	fi
+}
+
+while [ "$r" -le "$REPS" ]; do
+	say "bench: round $r of $REPS"
+	# even rounds run the contenders in reverse order, so none gains from its
+	# place in the round (the state the previous one left, the machine's drift)
+	order="clean copy dirty pgloader"
+	[ $((r % 2)) = 0 ] && order="pgloader dirty copy clean"
+	for which in $order; do
+		bench_$which
+	done
 
 	fresh
 	tm_load tenth "$W/tenth/teacher.csv"
