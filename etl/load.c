@@ -376,14 +376,16 @@ static int dup_checks(PGconn *conn, struct rejects *rj, const struct file_job *j
 	buf_addstr(&sql, "WITH g AS (SELECT ");
 	for (k = 0; k < c->nkeys; k++)
 		buf_addf(&sql, "\"%s\", ", c->fields[c->keys[k]].name);
-	buf_addstr(&sql, "min(_line) AS keep FROM tmisgw_stage GROUP BY ");
+	/* the stage holds the rows in input order, so the smallest ctid is the
+	 * first record even where records share a line (one-line XML) */
+	buf_addstr(&sql, "min(_line) AS keep, min(ctid) AS first FROM tmisgw_stage GROUP BY ");
 	for (k = 0; k < c->nkeys; k++)
 		buf_addf(&sql, "%s\"%s\"", k ? ", " : "", c->fields[c->keys[k]].name);
 	buf_addstr(&sql, " HAVING count(*) > 1) DELETE FROM tmisgw_stage s USING g WHERE ");
 	for (k = 0; k < c->nkeys; k++)
 		buf_addf(&sql, "s.\"%s\" = g.\"%s\" AND ", c->fields[c->keys[k]].name,
 			 c->fields[c->keys[k]].name);
-	buf_addstr(&sql, "s._line > g.keep RETURNING s._line, s.id_type, s.id_number, "
+	buf_addstr(&sql, "s.ctid <> g.first RETURNING s._line, s.id_type, s.id_number, "
 			 "'duplicate', g.keep");
 	rc = server_rejects(conn, rj, job, sql.ptr, "duplicate", nrej, err);
 	if (!rc && target) {

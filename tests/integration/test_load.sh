@@ -227,5 +227,12 @@ like "its records, all on line 2, are merged one by one" "$(cat "$W/out17")" 'tr
 is "each stored once with its own values" \
 	"$(pg_sql "select string_agg(project || ':' || hours::int, ',' order by project) from tmis.training where project like 'L_'")" \
 	"L1:8,L2:10,L3:7"
+olfile L4 1 L4 2 >"$W/ol1/training.xml"
+"$T" load --no-progress --reject-file "$W/rej18.csv" "$W/ol1/training.xml" >"$W/out18" 2>&1
+is "a key twice on one line loads" "$?" 0
+like "the later record is rejected as a duplicate" "$(cat "$W/rej18.csv")" 'duplicate'
+is "and the first one is stored" \
+	"$(pg_sql "select string_agg(project || ':' || hours::int, ',') from tmis.training where project = 'L4'")" \
+	"L4:1"
 
 done_testing
