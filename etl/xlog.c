@@ -18,6 +18,8 @@ void xlog_entry_received(struct xlog_entry *e, const char *event,
 	xlog_entry_init(e);
 	e->direction = "in";
 	e->event = event;
+	if (!info)
+		return;
 	e->partner = info->m.sender;
 	e->package_id = info->m.id;
 	e->sequence = info->m.sequence;

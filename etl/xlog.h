@@ -34,9 +34,9 @@ struct xlog_entry {
 void xlog_entry_init(struct xlog_entry *e);
 
 struct package_info;
-/* xlog_entry_init(), then a package received and verified: direction "in",
- * event, and info's sender, id, sequence, kind, bytes, SHA-256 and signer
- * (e points into info, which must outlive it). */
+/* xlog_entry_init(), then a package received: direction "in", event, and,
+ * when it was verified (info not NULL), info's sender, id, sequence, kind,
+ * bytes, SHA-256 and signer (e points into info, which must outlive it). */
 void xlog_entry_received(struct xlog_entry *e, const char *event,
 			 const struct package_info *info);
 

@@ -1062,13 +1062,7 @@ static void log_refusal(PGconn *conn, const struct ximport_result *res,
 	char msg[512];
 
 	pgx_rollback(conn);
-	if (res->verified) {
-		xlog_entry_received(&e, "import", &res->info);
-	} else {
-		xlog_entry_init(&e);
-		e.direction = "in";
-		e.event = "import";
-	}
+	xlog_entry_received(&e, "import", res->verified ? &res->info : NULL);
 	tmerr_clear(&le);
 	tmerr_format(err, msg, sizeof(msg));
 	e.outcome = outcome;
