@@ -111,12 +111,8 @@ static void log_refusal(PGconn *conn, const char *path,
 	long long bytes;
 
 	tmerr_clear(&le);
-	if (res->verified) {
-		xlog_entry_received(&e, "package", &res->info);
-	} else {
-		xlog_entry_init(&e);
-		e.direction = "in";
-		e.event = "package";
+	xlog_entry_received(&e, "package", res->verified ? &res->info : NULL);
+	if (!res->verified) {
 		/* what the uploader claimed, when it came over HTTP */
 		e.partner = res->claimed_sender;
 		e.package_id = res->claimed_id;
@@ -525,10 +521,8 @@ int receive_package(PGconn *conn, const struct gw_home *h, const char *path,
 	struct package_out po;
 	struct xlog_entry e;
 	PGresult *r = NULL;
-	int rc = -1, was_held = 0, loaded_ok = 0, refused_check = 1;
-	struct check4 c4;
-	long long expected;
-	char held_old[4200] = "";
+	int rc = -1, loaded_ok = 0, refused_check = 1;
+	struct check4 c4 = { 0 };
 
 	memset(res, 0, sizeof(*res));
 	manifest_init(&res->info.m);
@@ -614,22 +608,19 @@ int receive_package(PGconn *conn, const struct gw_home *h, const char *path,
 		PQclear(c4.seen);
 		goto out;
 	}
-	was_held = c4.was_held;
-	snprintf(held_old, sizeof(held_old), "%s", c4.held_path);
-	expected = c4.expected;
-	res->expected = expected;
+	res->expected = c4.expected;
 	snprintf(nloaded, sizeof(nloaded), "%llu", res->info.bytes);
 	v[3] = m->recipient;
 	v[4] = m->kind;
 	v[5] = res->info.sha256;
 	v[6] = nloaded;
 	v[7] = res->info.signer_fpr;
-	if (m->sequence > expected) {
+	if (c4.verdict == C4_GAP) {
 		/* a gap: keep it until the ones before it have arrived */
 		char msg[160];
 
 		res->state = "held";
-		if (!was_held) {
+		if (!c4.was_held) {
 			if ((size_t)snprintf(held, sizeof(held), "%s/held", h->inbox) >= sizeof(held) ||
 			    (mkdir(held, 0700) && errno != EEXIST)) {
 				tmerr_set(err, TMERR_SYS, "cannot make \"%s\": %s", held,
@@ -652,7 +643,7 @@ int receive_package(PGconn *conn, const struct gw_home *h, const char *path,
 		}
 		snprintf(msg, sizeof(msg),
 			 "sequence gap: sequence %lld arrived while %lld is expected next; held",
-			 m->sequence, expected);
+			 m->sequence, c4.expected);
 		xlog_entry_received(&e, "package", &res->info);
 		e.outcome = "held";
 		e.error = msg;
@@ -766,7 +757,7 @@ int receive_package(PGconn *conn, const struct gw_home *h, const char *path,
 			w[14] = po.sha256;
 			w[15] = loaded_ok ? NULL : err->msg;
 			r = pgx_query(conn,
-				  was_held ?
+				  c4.was_held ?
 				  "UPDATE tmis.package_in SET state = $9, outcome = $10, "
 				  "records_loaded = $11, records_rejected = $12, load_id = $13, "
 				  "receipt_id = $14, receipt_sha256 = $15, error = $16, "
@@ -820,8 +811,8 @@ int receive_package(PGconn *conn, const struct gw_home *h, const char *path,
 		*res->receipt = '\0';
 		goto out;
 	}
-	if (was_held && *held_old)
-		unlink(held_old);
+	if (c4.was_held && *c4.held_path)
+		unlink(c4.held_path);
 	rc = loaded_ok ? 0 : -1;
 	goto out;
 
