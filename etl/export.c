@@ -6,8 +6,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,8 +280,7 @@ struct par {
 	const struct defs *d;
 	const unsigned char *want;
 	char **paths;
-	struct mfile *known;
-	long long *rows;
+	struct mfile *known;     /* per category: records, bytes, sha256 */
 	const char *scope;
 	long long others, since, upto;
 	int delta;
@@ -319,7 +318,7 @@ static void *par_run(void *arg)
 		c = &p->d->cats[i];
 		if (export_category(w->conn, c, c->multi && !p->others ? "" : p->scope,
 				    p->delta, p->since, p->upto, p->paths[i],
-				    &p->rows[i], &p->known[i], &w->err)) {
+				    &p->known[i].records, &p->known[i], &w->err)) {
 			pthread_mutex_lock(&p->mu);
 			p->failed = 1;
 			pthread_mutex_unlock(&p->mu);
@@ -421,12 +420,11 @@ static int export_txn(PGconn *conn, const struct gw_home *h,
 	struct buf q = BUF_INIT(EXPORT_SQL_CAP);
 	const char *pkpaths[MANIFEST_MAX_FILES];
 	struct mfile known[LOAD_MAX_CATS];
-	long long others = 1, nrows[LOAD_MAX_CATS];
+	long long others = 1;
 	size_t from[MANIFEST_MAX_FILES];
 	char seq[24], num[4][24], full_path[PATH_MAX];
 	const char *params[10];
 	size_t n = 0, first = (size_t)-1;
-	long long rows;
 	PGresult *r;
 	int rc = -1;
 
@@ -500,7 +498,7 @@ static int export_txn(PGconn *conn, const struct gw_home *h,
 	{
 		struct par p = {
 			.conn = conn, .d = d, .want = want, .paths = paths,
-			.known = known, .rows = nrows, .scope = res->scope,
+			.known = known, .scope = res->scope,
 			.others = others, .delta = delta, .since = res->since,
 			.upto = res->upto,
 		};
@@ -511,12 +509,11 @@ static int export_txn(PGconn *conn, const struct gw_home *h,
 	for (size_t i = 0; i < d->ncats; i++) {
 		if (!want[i])
 			continue;
-		rows = nrows[i];
 		if (first == (size_t)-1)
 			first = i;
 		/* a delta leaves out what did not change; a full says
 		 * "empty" with a header-only file */
-		if (!delta || rows) {
+		if (!delta || known[i].records) {
 			from[n] = i;
 			pkpaths[n++] = paths[i];
 		}
@@ -532,7 +529,8 @@ static int export_txn(PGconn *conn, const struct gw_home *h,
 	for (size_t i = 0; i < res->m.nfiles; i++) {
 		res->m.files[i].records = known[from[i]].records;
 		res->m.files[i].bytes = known[from[i]].bytes;
-		memcpy(res->m.files[i].sha256, known[from[i]].sha256, 65);
+		memcpy(res->m.files[i].sha256, known[from[i]].sha256,
+		       sizeof(res->m.files[i].sha256));
 	}
 	if (package_write(h, &res->m, pkpaths, o->out, &res->pkg, err))
 		goto out;
