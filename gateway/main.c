@@ -337,25 +337,24 @@ static const struct cmd *find_cmd(int argc, char **argv, int *used)
 	return NULL;
 }
 
-const char *arg_get(const struct ctx *c, const char *name)
-{
-	for (int i = 0; c->cmd->opts[i].name; i++)
-		if (!strcmp(c->cmd->opts[i].name, name))
-			return c->args.val[i];
-	return NULL;
-}
-
-/* Parse --opt VALUE, --opt=VALUE, flags and positionals; "--" ends options.
- * Returns 0, 1 for --help, or -1 (message printed). */
-/* Index of option name in cmd's table, or -1. */
-static int opt_index(const struct cmd *cmd, const char *name)
+/* Index of the option named by the n bytes at name in cmd's table, or -1. */
+static int opt_index(const struct cmd *cmd, const char *name, size_t n)
 {
 	for (int k = 0; cmd->opts[k].name; k++)
-		if (!strcmp(cmd->opts[k].name, name))
+		if (strlen(cmd->opts[k].name) == n && !strncmp(cmd->opts[k].name, name, n))
 			return k;
 	return -1;
 }
 
+const char *arg_get(const struct ctx *c, const char *name)
+{
+	int k = opt_index(c->cmd, name, strlen(name));
+
+	return k < 0 ? NULL : c->args.val[k];
+}
+
+/* Parse --opt VALUE, --opt=VALUE, flags and positionals; "--" ends options.
+ * Returns 0, 1 for --help, or -1 (message printed). */
 static int parse_args(struct ctx *c, int argc, char **argv)
 {
 	const struct cmd *cmd = c->cmd;
@@ -369,7 +368,7 @@ static int parse_args(struct ctx *c, int argc, char **argv)
 		size_t nl;
 		int k;
 
-		if (!only_pos && !strcmp(a, "-o") && (k = opt_index(cmd, "out")) >= 0) {
+		if (!only_pos && !strcmp(a, "-o") && (k = opt_index(cmd, "out", 3)) >= 0) {
 			/* "-o FILE", what people type, for a command's --out */
 			if (i + 1 >= argc || c->args.val[k]) {
 				fprintf(stderr, "tmisgw %s: %s\n", cmd->name,
@@ -393,11 +392,8 @@ static int parse_args(struct ctx *c, int argc, char **argv)
 			return 1;
 		eq = strchr(a, '=');
 		nl = eq ? (size_t)(eq - a) : strlen(a);
-		for (k = 0; cmd->opts[k].name; k++)
-			if (strlen(cmd->opts[k].name) == nl &&
-			    !strncmp(cmd->opts[k].name, a, nl))
-				break;
-		if (!cmd->opts[k].name) {
+		k = opt_index(cmd, a, nl);
+		if (k < 0) {
 			fprintf(stderr, "tmisgw %s: unknown option \"--%.*s\"\n",
 				cmd->name, (int)nl, a);
 			return -1;
