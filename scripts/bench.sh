@@ -120,11 +120,13 @@ calc()
 
 # fresh: an empty schema with every table, index and constraint, checkpointed
 # so that no contender pays for the previous one's dirty buffers.
+# fresh [DSN]: an empty schema, checkpointed, in the bench database or DSN's
 fresh()
 {
-	pg_sql "SET client_min_messages = warning; DROP SCHEMA IF EXISTS tmis CASCADE" &&
-		"$T" db migrate >"$W/migrate.log" 2>&1 &&
-		pg_sql "CHECKPOINT" ||
+	"$PSQL" -X -q -v ON_ERROR_STOP=1 ${1:+-d "$1"} \
+		-c "SET client_min_messages = warning; DROP SCHEMA IF EXISTS tmis CASCADE" &&
+		"$T" db migrate ${1:+--db "$1"} >"$W/migrate.log" 2>&1 &&
+		"$PSQL" -X -q ${1:+-d "$1"} -c "CHECKPOINT" ||
 		die "cannot recreate the schema" "$W/migrate.log"
 }
 
@@ -491,8 +493,7 @@ if [ "${BENCH_SERVE:-1}" != 0 ] && [ -n "${PH:-}" ] && command -v curl >/dev/nul
 	"$PSQL" -X -q -d centre -c "TRUNCATE tmis.upload" >/dev/null
 
 	# end to end: the province's database -> sync -> the centre's server -> receipt
-	pg_sql "SET client_min_messages = warning; DROP SCHEMA IF EXISTS tmis CASCADE" >/dev/null
-	"$T" db migrate >/dev/null 2>&1
+	fresh
 	"$T" load --no-progress "$W/pk/data/teacher.csv" "$W/pk/data/training.csv" >"$W/e2e-load.log" 2>&1 ||
 		die "loading the province database failed" "$W/e2e-load.log"
 	cp "$W/tok/410000" "$W/ctok"
@@ -506,17 +507,13 @@ if [ "${BENCH_SERVE:-1}" != 0 ] && [ -n "${PH:-}" ] && command -v curl >/dev/nul
 	while [ "$r" -le "$REPS" ]; do
 		pg_sql "TRUNCATE tmis.package_out, tmis.receipt_in" >/dev/null
 		rm -f "$PH"/outbox/*.tmx
-		"$PSQL" -X -q -d centre -c "SET client_min_messages = warning; DROP SCHEMA tmis CASCADE" >/dev/null
-		"$T" db migrate --db "$CDSN" >/dev/null 2>&1
+		fresh "$CDSN"
 		srv_start
 		pg_sql "CHECKPOINT" >/dev/null
-		"$PSQL" -X -q -d centre -c "CHECKPOINT" >/dev/null
 		timed "$W/sync.log" "$T" sync --home "$PH" --to 000000 || die "sync failed" "$W/sync.log"
 		t_e2e="$t_e2e $secs"
 		srv_stop_rss
-		"$PSQL" -X -q -d centre -c "SET client_min_messages = warning; DROP SCHEMA tmis CASCADE" >/dev/null
-		"$T" db migrate --db "$CDSN" >/dev/null 2>&1
-		"$PSQL" -X -q -d centre -c "CHECKPOINT" >/dev/null
+		fresh "$CDSN"
 		timed "$W/e2e-local.log" "$T" load --db "$CDSN" --home "$CH" --no-progress "$(ls "$PH"/outbox/*.tmx)" ||
 			die "load PKG of the synced package failed" "$W/e2e-local.log"
 		t_e2e_local="$t_e2e_local $secs"
