@@ -88,12 +88,15 @@ push_all()
 	start_pushes "$1"
 	wait_pushes
 }
+# start_pushes SEQ [OPTION...]: the same in the background, with push's OPTIONs
 start_pushes()
 {
+	_seq=$1
+	shift
 	PUSHES=
 	for pp in $PROVS; do
-		"$T" push --home "$GPG_TMP/p$pp" --to 000000 "$(ls "$W/o$pp.$1"/*.tmx)" \
-			>"$W/push$pp.$1.log" 2>&1 &
+		"$T" push --home "$GPG_TMP/p$pp" --to 000000 "$@" "$(ls "$W/o$pp.$_seq"/*.tmx)" \
+			>"$W/push$pp.$_seq.log" 2>&1 &
 		PUSHES="$PUSHES $!"
 	done
 }
@@ -148,12 +151,7 @@ is "exactly one load of each in the log" \
 	"$(pg_sql "select count(distinct partner) || ' ' || count(*) from tmis.exchange_log where event = 'package' and sequence = 2 and outcome like 'accepted%'")" "32 32"
 
 say "kill -9 while processing"
-PUSHES=
-for pp in $PROVS; do
-	"$T" push --home "$GPG_TMP/p$pp" --to 000000 --no-wait "$(ls "$W/o$pp.3"/*.tmx)" \
-		>"$W/push$pp.3.log" 2>&1 &
-	PUSHES="$PUSHES $!"
-done
+start_pushes 3 --no-wait
 wait_pushes
 i=0
 while [ "$(pg_sql "select count(*) from tmis.upload where state in ('loading', 'verified')")" = 0 ] && [ $i -lt 200 ]; do
